@@ -1,0 +1,78 @@
+#include <filesystem>
+#include <iomanip>
+#include <iostream>
+
+#include "commands.hpp"
+#include "grlm/core/error.hpp"
+#include "grlm/core/store.hpp"
+
+namespace grlm::cli {
+namespace {
+
+std::string shape_text(const nlohmann::json& shape) {
+  std::string text;
+  for (const auto& dim : shape) text += (text.empty() ? "" : " x ") + std::to_string(dim.get<uint64_t>());
+  return text.empty() ? "scalar" : text;
+}
+
+void print_table(const nlohmann::json& description) {
+  std::cout << "run store " << description["file"].get<std::string>() << "\n\nstages:\n";
+  if (description["stages"].empty()) std::cout << "  (none yet)\n";
+  for (const auto& stage : description["stages"]) {
+    std::cout << "  " << std::left << std::setw(12) << stage["name"].get<std::string>() << std::setw(12)
+              << stage["status"].get<std::string>() << "hash " << stage["stage_hash"].get<std::string>().substr(0, 16);
+    const auto& record = stage["record"];
+    if (!record.is_null()) {
+      std::cout << "  config " << record.value("config_hash", "").substr(0, 16) << "  ranks "
+                << record.value("world_size", 0) << "  " << record.value("completed_at", "") << "  "
+                << std::fixed << std::setprecision(2) << record.value("seconds", 0.0) << " s";
+      if (record.contains("upstream") && !record["upstream"].empty()) {
+        std::cout << "  after";
+        for (const auto& [name, hash] : record["upstream"].items()) {
+          std::cout << " " << name << ":" << hash.get<std::string>().substr(0, 8);
+        }
+      }
+    }
+    std::cout << "\n";
+  }
+  std::cout << "\ndatasets:\n";
+  for (const auto& dataset : description["datasets"]) {
+    std::cout << "  " << std::left << std::setw(40) << dataset["path"].get<std::string>() << std::setw(10)
+              << dataset["type"].get<std::string>() << shape_text(dataset["shape"]) << "\n";
+  }
+}
+
+}  // namespace
+
+Command inspect_command() {
+  Command command;
+  command.name = "inspect";
+  command.group = "tool";
+  command.summary = "list a run store's stages (status, hashes, completion records) and datasets with shapes";
+  command.usage = "RUN_DIR | FILE.h5 [--json]";
+  command.options = [] {
+    po::options_description options("Inspect options");
+    options.add_options()
+        ("run", po::value<std::string>()->required(), "run folder (holding grlm.h5) or the .h5 file itself")
+        ("json", po::bool_switch(), "print the description as JSON");
+    return options;
+  };
+  command.positional.add("run", 1);
+  command.run = [](Runtime& runtime, const po::variables_map& values) {
+    std::filesystem::path path = values["run"].as<std::string>();
+    if (std::filesystem::is_directory(path)) path /= RunStore::kFileName;
+    if (!std::filesystem::exists(path)) throw UsageError(cat("grlm inspect: no run store at ", path.string()));
+    if (runtime.is_root()) {
+      const nlohmann::json description = describe_store(path);
+      if (values["json"].as<bool>()) {
+        std::cout << description.dump(2) << "\n";
+      } else {
+        print_table(description);
+      }
+    }
+    return 0;
+  };
+  return command;
+}
+
+}  // namespace grlm::cli

@@ -1,0 +1,128 @@
+// `grlm run` and one command per stage: the same path from config to run store to stages.
+#include <iomanip>
+#include <iostream>
+
+#include "commands.hpp"
+#include "grlm/core/config.hpp"
+#include "grlm/core/device.hpp"
+#include "grlm/core/error.hpp"
+#include "grlm/core/log.hpp"
+#include "grlm/core/store.hpp"
+#include "grlm/data/dataset.hpp"
+#include "grlm/stages/stages.hpp"
+
+namespace grlm::cli {
+namespace {
+
+Config config_from(const po::variables_map& values) {
+  std::optional<std::filesystem::path> file;
+  if (values.count("config")) file = values["config"].as<std::string>();
+  std::vector<std::string> overrides;
+  if (values.count("set")) overrides = values["set"].as<std::vector<std::string>>();
+  // Shortcut flags are applied last, like the --set overrides they stand for.
+  if (values.count("run-dir")) overrides.push_back("run_dir=" + values["run-dir"].as<std::string>());
+  if (values.count("device")) overrides.push_back("device=" + values["device"].as<std::string>());
+  if (values.count("log-level")) overrides.push_back("log.level=" + values["log-level"].as<std::string>());
+  return Config::load(grlm_config_schema(), file, overrides);
+}
+
+void print_outcomes(const std::vector<StageOutcome>& outcomes) {
+  std::cout << "\n" << std::left << std::setw(12) << "stage" << std::setw(22) << "action" << "seconds\n";
+  for (const StageOutcome& outcome : outcomes) {
+    std::cout << std::setw(12) << outcome.name << std::setw(22) << outcome.action << std::fixed << std::setprecision(2)
+              << outcome.seconds << "\n";
+  }
+}
+
+int run_pipeline(Runtime& runtime, const po::variables_map& values, PipelineOptions options) {
+  const Config config = config_from(values);
+  log::init(runtime.rank(), log::parse_level(config.get_string("log.level")));
+  const Device device = select_device(config.get_string("device"), runtime.info());
+  log::info("grlm ", GRLM_VERSION, ": ", runtime.world_size(), " rank(s), config ", config.source(), ", run_dir ",
+            config.get_string("run_dir"));
+  log::info_all("rank ", runtime.rank(), " on ", runtime.info().host, " uses ", device.description);
+  try {
+    // Every rank checks the inputs up front, so a bad file fails in seconds, before any stage.
+    load_dataset(config);
+  } catch (const InputError& error) {
+    throw CollectiveFailure(error.what());
+  }
+  RunStore store(runtime, config.get_string("run_dir"));
+  RunContext context{config, runtime, store, device};
+  record_run_config(context);
+  const std::vector<StageOutcome> outcomes = grlm_pipeline().run(context, options);
+  if (runtime.is_root()) print_outcomes(outcomes);
+  return 0;
+}
+
+Command pipeline_run_command() {
+  Command command;
+  command.name = "run";
+  command.group = "pipeline";
+  command.summary = "run every stage in order: skip complete ones, resume interrupted ones, redo changed ones";
+  command.usage = "--config FILE [--set KEY=VALUE ...] [--from STAGE] [--until STAGE]";
+  command.options = [] {
+    po::options_description options = config_options();
+    po::options_description stages("Stage selection");
+    stages.add_options()
+        ("from", po::value<std::string>(), "recompute this stage and every stage after it")
+        ("until", po::value<std::string>(), "stop after this stage");
+    options.add(stages);
+    return options;
+  };
+  command.run = [](Runtime& runtime, const po::variables_map& values) {
+    PipelineOptions options;
+    if (values.count("from")) options.from = values["from"].as<std::string>();
+    if (values.count("until")) options.until = values["until"].as<std::string>();
+    return run_pipeline(runtime, values, options);
+  };
+  return command;
+}
+
+Command stage_command(const StageDef& stage) {
+  Command command;
+  command.name = stage.name;
+  command.group = "stage";
+  command.summary = stage.summary;
+  command.usage = "--config FILE [--set KEY=VALUE ...]";
+  command.options = config_options;
+  const std::string name = stage.name;
+  command.run = [name](Runtime& runtime, const po::variables_map& values) {
+    PipelineOptions options;
+    options.only = name;
+    return run_pipeline(runtime, values, options);
+  };
+  return command;
+}
+
+// Tools whose implementation lands with the model and tokenizer.
+Command tool_not_built(const std::string& name, const std::string& summary, const std::string& usage) {
+  Command command;
+  command.name = name;
+  command.group = "tool";
+  command.summary = summary + " (not built yet)";
+  command.usage = usage;
+  command.options = [] { return po::options_description("Options (accepted once this tool is built)"); };
+  command.accepts_any_options = true;
+  command.run = [name](Runtime&, const po::variables_map&) -> int {
+    throw NotBuiltError(cat("grlm ", name, " is not built yet in this version of grlm"));
+  };
+  return command;
+}
+
+}  // namespace
+
+std::vector<Command> pipeline_commands() {
+  std::vector<Command> list = {pipeline_run_command()};
+  const Pipeline pipeline = grlm_pipeline();
+  for (const StageDef& stage : pipeline.stages()) list.push_back(stage_command(stage));
+  list.push_back(tool_not_built("tokenize", "encode or decode JSON Lines text with a Hugging Face tokenizer.json",
+                                "--tokenizer PATH [--input FILE] [--output FILE] [--decode]"));
+  list.push_back(tool_not_built("generate", "generate continuations with a Qwen2/Qwen3 checkpoint",
+                                "--model DIR --input prompts.jsonl --output out.jsonl [options]"));
+  list.push_back(tool_not_built("score", "teacher-forced log-probabilities of token sequences",
+                                "--model DIR --input ids.jsonl --output out.jsonl"));
+  return list;
+}
+
+}  // namespace grlm::cli

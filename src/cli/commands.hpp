@@ -1,0 +1,43 @@
+// The subcommands of `grlm`: each has a name, a one-line summary, its options and an entry point.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <boost/program_options.hpp>
+
+#include "grlm/core/runtime.hpp"
+
+namespace grlm::cli {
+
+namespace po = boost::program_options;
+
+struct Command {
+  std::string name;
+  std::string group;    // "pipeline", "stage" or "tool", for `grlm --help`
+  std::string summary;  // one line
+  std::string usage;    // after "grlm NAME", e.g. "--config FILE [options]"
+  std::function<po::options_description()> options;
+  po::positional_options_description positional;
+  bool accepts_any_options = false;  // tools not built yet take whatever their future options are
+  std::function<int(Runtime&, const po::variables_map&)> run;
+};
+
+const std::vector<Command>& commands();
+
+// Options shared by `run` and the stage commands (config, overrides, device, log level).
+po::options_description config_options();
+
+// `grlm synth`, `grlm inspect`, pipeline and stage commands, tools not built yet.
+Command synth_command();
+Command inspect_command();
+std::vector<Command> pipeline_commands();
+
+// Parses the command line, runs the command, returns the exit code. UsageError from parsing is
+// raised identically on every rank.
+int dispatch(Runtime& runtime, int argc, char** argv);
+
+std::string version_text();
+
+}  // namespace grlm::cli

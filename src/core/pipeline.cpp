@@ -1,0 +1,132 @@
+#include "grlm/core/pipeline.hpp"
+
+#include <chrono>
+#include <ctime>
+#include <map>
+
+#include "grlm/core/error.hpp"
+#include "grlm/core/hash.hpp"
+#include "grlm/core/log.hpp"
+
+namespace grlm {
+namespace {
+
+std::string utc_now() {
+  const std::time_t now = std::time(nullptr);
+  std::tm utc{};
+  gmtime_r(&now, &utc);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return text;
+}
+
+}  // namespace
+
+Pipeline::Pipeline(std::vector<StageDef> stages) : stages_(std::move(stages)) {
+  for (size_t i = 0; i < stages_.size(); ++i) {
+    for (const std::string& upstream : stages_[i].upstream) {
+      bool earlier = false;
+      for (size_t j = 0; j < i; ++j) earlier = earlier || stages_[j].name == upstream;
+      if (!earlier) throw Error(cat("stage ", stages_[i].name, ": upstream ", upstream, " must come first"));
+    }
+  }
+}
+
+const StageDef& Pipeline::stage(const std::string& name) const {
+  for (const StageDef& stage : stages_) {
+    if (stage.name == name) return stage;
+  }
+  std::string known;
+  for (const StageDef& stage : stages_) known += (known.empty() ? "" : ", ") + stage.name;
+  throw UsageError(cat("unknown stage '", name, "' (stages: ", known, ")"));
+}
+
+std::string Pipeline::stage_hash(
+    RunContext& context, const StageDef& stage,
+    const std::vector<std::pair<std::string, std::string>>& upstream_hashes) const {
+  std::string digest;
+  if (context.runtime.is_root()) {
+    Hasher hasher;
+    hasher.field(stage.name).field(std::to_string(stage.format_version));
+    hasher.field(context.config.select(stage.config_keys).dump());
+    for (const std::string& key : stage.input_files) {
+      const std::optional<std::string> file = context.config.get_optional_string(key);
+      hasher.field(key).field(file ? hash_file(*file) : "none");
+    }
+    for (const auto& [name, hash] : upstream_hashes) hasher.field(name).field(hash);
+    digest = hasher.hex();
+  }
+  return broadcast_bytes(context.runtime.world(), digest, 0);
+}
+
+std::vector<StageOutcome> Pipeline::run(RunContext& context, const PipelineOptions& options) const {
+  if (options.from) stage(*options.from);
+  if (options.until) stage(*options.until);
+  if (options.only) stage(*options.only);
+  std::map<std::string, std::string> hashes;  // enabled stages' hashes so far
+  std::vector<StageOutcome> outcomes;
+  bool forced = false;
+  for (const StageDef& stage_def : stages_) {
+    forced = forced || (options.from && *options.from == stage_def.name);
+    if (!stage_def.enabled(context.config)) {
+      outcomes.push_back({stage_def.name, "disabled by config", 0});
+      log::info("stage ", stage_def.name, ": not needed with this config");
+    } else {
+      std::vector<std::pair<std::string, std::string>> upstream;
+      for (const std::string& name : stage_def.upstream) {
+        const auto found = hashes.find(name);
+        upstream.emplace_back(name, found == hashes.end() ? "disabled" : found->second);
+      }
+      const std::string hash = stage_hash(context, stage_def, upstream);
+      hashes[stage_def.name] = hash;
+      const StageStatus status = context.store.stage_status(stage_def.name);
+      const bool current = status.state == StageState::Complete && status.stage_hash == hash;
+      if (options.only && *options.only != stage_def.name) {
+        if (!current) {
+          throw UsageError(cat("stage ", *options.only, " needs the results of stage ", stage_def.name, ", which is ",
+                               status.state == StageState::Complete ? "out of date" : stage_state_name(status.state),
+                               ": run 'grlm ", stage_def.name, "' or 'grlm run' first"));
+        }
+        outcomes.push_back({stage_def.name, "skipped (complete)", 0});
+      } else if (!forced && current) {
+        outcomes.push_back({stage_def.name, "skipped (complete)", 0});
+        log::info("stage ", stage_def.name, ": complete, skipped");
+      } else {
+        if (status.state == StageState::Complete) {
+          log::info("stage ", stage_def.name, ": ", forced ? "recomputing (--from)" : "options or inputs changed, recomputing");
+        }
+        const auto start = std::chrono::steady_clock::now();
+        StageRun run{stage_def.name, hash, false};
+        run.resumed = context.store.start_stage(stage_def.name, hash, /*resume=*/!forced);
+        log::info("stage ", stage_def.name, ": ", run.resumed ? "resuming interrupted work" : "starting");
+        stage_def.run(context, run);
+        const double seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        nlohmann::json upstream_record = nlohmann::json::object();
+        for (const auto& [name, upstream_hash] : upstream) upstream_record[name] = upstream_hash;
+        context.store.complete_stage(
+            stage_def.name, {{"stage_hash", hash},
+                             {"config_hash", hash_bytes(context.config.select(stage_def.config_keys).dump())},
+                             {"config", context.config.select(stage_def.config_keys)},
+                             {"upstream", upstream_record},
+                             {"grlm_version", GRLM_VERSION},
+                             {"world_size", context.runtime.world_size()},
+                             {"completed_at", utc_now()},
+                             {"seconds", seconds}});
+        outcomes.push_back({stage_def.name, run.resumed ? "resumed" : "ran", seconds});
+        log::info("stage ", stage_def.name, ": complete in ", seconds, " s");
+      }
+    }
+    if ((options.until && *options.until == stage_def.name) || (options.only && *options.only == stage_def.name)) break;
+  }
+  return outcomes;
+}
+
+void record_run_config(RunContext& context) {
+  context.store.set_attributes("/run", {{"config", context.config.tree().dump(2)},
+                                       {"grlm_version", GRLM_VERSION},
+                                       {"world_size", std::to_string(context.runtime.world_size())},
+                                       {"updated_at", utc_now()}});
+}
+
+}  // namespace grlm

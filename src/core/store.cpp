@@ -1,0 +1,523 @@
+#include "grlm/core/store.hpp"
+
+#include <hdf5.h>
+#include <mpi.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "grlm/core/error.hpp"
+#include "grlm/core/runtime.hpp"
+
+namespace grlm {
+namespace {
+
+// The innermost message of HDF5's error stack: the most specific reason, e.g. "unable to open file".
+std::string hdf5_error_text() {
+  std::string text;
+  H5Ewalk2(
+      H5E_DEFAULT, H5E_WALK_UPWARD,
+      [](unsigned, const H5E_error2_t* entry, void* out) -> herr_t {
+        auto* message = static_cast<std::string*>(out);
+        if (message->empty() && entry->desc != nullptr) *message = entry->desc;
+        return 0;
+      },
+      &text);
+  H5Eclear2(H5E_DEFAULT);
+  return text.empty() ? std::string("unknown HDF5 error") : text;
+}
+
+hid_t check_id(hid_t id, const std::string& what) {
+  if (id < 0) throw Error(cat("HDF5: ", what, ": ", hdf5_error_text()));
+  return id;
+}
+
+void check_status(herr_t status, const std::string& what) {
+  if (status < 0) throw Error(cat("HDF5: ", what, ": ", hdf5_error_text()));
+}
+
+// Owns one HDF5 identifier and closes it with the matching function.
+class Handle {
+ public:
+  Handle(hid_t id, herr_t (*close)(hid_t)) : id_(id), close_(close) {}
+  ~Handle() {
+    if (id_ >= 0) close_(id_);
+  }
+  Handle(const Handle&) = delete;
+  Handle& operator=(const Handle&) = delete;
+  hid_t get() const { return id_; }
+
+ private:
+  hid_t id_;
+  herr_t (*close_)(hid_t);
+};
+
+hid_t native_type(DType dtype) {
+  switch (dtype) {
+    case DType::UInt8: return H5T_NATIVE_UINT8;
+    case DType::Int32: return H5T_NATIVE_INT32;
+    case DType::Int64: return H5T_NATIVE_INT64;
+    case DType::Float32: return H5T_NATIVE_FLOAT;
+    case DType::Float64: return H5T_NATIVE_DOUBLE;
+    case DType::BFloat16:
+    case DType::Float16: break;
+  }
+  throw Error(cat("the run store keeps ", dtype_name(dtype), " data as float32: convert first"));
+}
+
+hid_t utf8_string_type() {
+  const hid_t type = H5Tcopy(H5T_C_S1);
+  H5Tset_size(type, H5T_VARIABLE);
+  H5Tset_cset(type, H5T_CSET_UTF8);
+  return type;
+}
+
+std::string stage_group(const std::string& stage) { return "/" + stage; }
+
+bool link_exists(hid_t file, const std::string& path) {
+  // Walk each component: H5Lexists fails on a path whose parent is missing.
+  size_t position = 1;
+  while (position <= path.size()) {
+    const size_t slash = path.find('/', position);
+    const std::string prefix = path.substr(0, slash);
+    if (H5Lexists(file, prefix.c_str(), H5P_DEFAULT) <= 0) return false;
+    if (slash == std::string::npos) break;
+    position = slash + 1;
+  }
+  return true;
+}
+
+void make_parent_groups(hid_t file, const std::string& path) {
+  size_t position = 1;
+  while (true) {
+    const size_t slash = path.find('/', position);
+    if (slash == std::string::npos) return;
+    const std::string group = path.substr(0, slash);
+    if (H5Lexists(file, group.c_str(), H5P_DEFAULT) <= 0) {
+      Handle created(check_id(H5Gcreate2(file, group.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                              "create group " + group),
+                     H5Gclose);
+    }
+    position = slash + 1;
+  }
+}
+
+void write_string_attribute(hid_t file, const std::string& object_path, const std::string& name,
+                            const std::string& value) {
+  Handle object(check_id(H5Oopen(file, object_path.c_str(), H5P_DEFAULT), "open " + object_path),
+                H5Oclose);
+  if (H5Aexists(object.get(), name.c_str()) > 0) H5Adelete(object.get(), name.c_str());
+  Handle type(utf8_string_type(), H5Tclose);
+  Handle space(H5Screate(H5S_SCALAR), H5Sclose);
+  Handle attribute(check_id(H5Acreate2(object.get(), name.c_str(), type.get(), space.get(),
+                                       H5P_DEFAULT, H5P_DEFAULT),
+                            "create attribute " + name + " on " + object_path),
+                   H5Aclose);
+  const char* text = value.c_str();
+  check_status(H5Awrite(attribute.get(), type.get(), &text), "write attribute " + name);
+}
+
+// Empty when the object or attribute is missing.
+std::string read_string_attribute(hid_t file, const std::string& object_path, const std::string& name) {
+  if (!link_exists(file, object_path)) return {};
+  Handle object(check_id(H5Oopen(file, object_path.c_str(), H5P_DEFAULT), "open " + object_path),
+                H5Oclose);
+  if (H5Aexists(object.get(), name.c_str()) <= 0) return {};
+  Handle attribute(check_id(H5Aopen(object.get(), name.c_str(), H5P_DEFAULT), "open attribute " + name),
+                   H5Aclose);
+  Handle type(utf8_string_type(), H5Tclose);
+  char* text = nullptr;
+  check_status(H5Aread(attribute.get(), type.get(), &text), "read attribute " + name);
+  std::string value = text != nullptr ? text : "";
+  H5free_memory(text);
+  return value;
+}
+
+StageStatus read_stage_status(hid_t file, const std::string& stage) {
+  StageStatus status;
+  const std::string group = stage_group(stage);
+  if (!link_exists(file, group)) return status;
+  const std::string state = read_string_attribute(file, group, "status");
+  status.stage_hash = read_string_attribute(file, group, "stage_hash");
+  if (state == "complete") {
+    status.state = StageState::Complete;
+    status.record = nlohmann::json::parse(read_string_attribute(file, group, "record"));
+  } else if (state == "in_progress") {
+    status.state = StageState::InProgress;
+  }
+  return status;
+}
+
+std::string type_description(hid_t type) {
+  switch (H5Tget_class(type)) {
+    case H5T_INTEGER:
+      return cat(H5Tget_sign(type) == H5T_SGN_NONE ? "uint" : "int", 8 * H5Tget_size(type));
+    case H5T_FLOAT: return cat("float", 8 * H5Tget_size(type));
+    case H5T_STRING: return H5Tis_variable_str(type) > 0 ? "string" : "fixed-string";
+    default: return "other";
+  }
+}
+
+std::vector<uint64_t> dataset_dims(hid_t dataset) {
+  Handle space(H5Dget_space(dataset), H5Sclose);
+  const int rank = H5Sget_simple_extent_ndims(space.get());
+  std::vector<hsize_t> dims(static_cast<size_t>(std::max(rank, 0)));
+  if (rank > 0) H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+  return {dims.begin(), dims.end()};
+}
+
+}  // namespace
+
+std::string_view stage_state_name(StageState state) {
+  switch (state) {
+    case StageState::Absent: return "absent";
+    case StageState::InProgress: return "incomplete";
+    case StageState::Complete: return "complete";
+  }
+  return "?";
+}
+
+RunStore::RunStore(Runtime& runtime, const std::filesystem::path& run_dir)
+    : runtime_(runtime), run_dir_(run_dir) {
+  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);  // errors are raised as exceptions with HDF5's text
+  std::string problem;
+  if (runtime_.is_root()) {
+    std::error_code error;
+    std::filesystem::create_directories(run_dir_, error);
+    if (error) problem = cat("cannot create run_dir ", run_dir_.string(), ": ", error.message());
+  }
+  problem = broadcast_bytes(runtime_.world(), problem, 0);
+  if (!problem.empty()) throw Error(problem);
+  open_parallel();
+}
+
+RunStore::~RunStore() {
+  if (file_ >= 0) H5Fclose(file_);
+}
+
+int RunStore::rank() const { return runtime_.rank(); }
+int RunStore::world_size() const { return runtime_.world_size(); }
+Communicator& RunStore::comm() { return runtime_.world(); }
+
+void RunStore::open_parallel() {
+  Handle access(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+  check_status(H5Pset_fapl_mpio(access.get(), MPI_COMM_WORLD, MPI_INFO_NULL), "set MPI-IO driver");
+  const std::string path = file_path().string();
+  int32_t exists = 0;
+  if (runtime_.is_root()) exists = std::filesystem::exists(file_path()) ? 1 : 0;
+  runtime_.world().broadcast(&exists, 1, DType::Int32, 0);
+  if (exists) {
+    file_ = H5Fopen(path.c_str(), H5F_ACC_RDWR, access.get());
+    if (file_ < 0) {
+      throw Error(cat("cannot open run store ", path, ": ", hdf5_error_text(),
+                      " (is it an HDF5 file? is another grlm writing it?)"));
+    }
+  } else {
+    file_ = check_id(H5Fcreate(path.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, access.get()),
+                     "create run store " + path);
+  }
+}
+
+void RunStore::close_parallel() {
+  if (file_ >= 0) {
+    const hid_t file = file_;
+    file_ = -1;
+    check_status(H5Fclose(file), "close run store");
+  }
+}
+
+void RunStore::serial_section(const std::function<void(int64_t file)>& body) {
+  close_parallel();
+  std::string problem;
+  if (runtime_.is_root()) {
+    const std::string path = file_path().string();
+    const hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    if (file < 0) {
+      problem = cat("HDF5: reopen ", path, ": ", hdf5_error_text());
+    } else {
+      try {
+        body(file);
+      } catch (const std::exception& error) {
+        problem = error.what();
+      }
+      if (H5Fclose(file) < 0 && problem.empty()) problem = "HDF5: close after serial write: " + hdf5_error_text();
+    }
+  }
+  problem = broadcast_bytes(runtime_.world(), problem, 0);
+  open_parallel();
+  if (!problem.empty()) throw Error(problem);
+}
+
+void RunStore::flush() { check_status(H5Fflush(file_, H5F_SCOPE_GLOBAL), "flush run store"); }
+
+StageStatus RunStore::stage_status(const std::string& stage) { return read_stage_status(file_, stage); }
+
+bool RunStore::start_stage(const std::string& stage, const std::string& stage_hash, bool resume) {
+  const StageStatus status = stage_status(stage);
+  const bool keep = resume && status.state == StageState::InProgress && status.stage_hash == stage_hash;
+  serial_section([&](int64_t file) {
+    const std::string group = stage_group(stage);
+    if (!keep) {
+      if (link_exists(file, group)) check_status(H5Ldelete(file, group.c_str(), H5P_DEFAULT), "delete " + group);
+      Handle created(check_id(H5Gcreate2(file, group.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                              "create group " + group),
+                     H5Gclose);
+    }
+    write_string_attribute(file, group, "stage_hash", stage_hash);
+    write_string_attribute(file, group, "status", "in_progress");
+    if (H5Aexists_by_name(file, group.c_str(), "record", H5P_DEFAULT) > 0) {
+      H5Adelete_by_name(file, group.c_str(), "record", H5P_DEFAULT);
+    }
+  });
+  return keep;
+}
+
+void RunStore::complete_stage(const std::string& stage, const nlohmann::json& record) {
+  flush();
+  serial_section([&](int64_t file) {
+    const std::string group = stage_group(stage);
+    write_string_attribute(file, group, "record", record.dump());
+    // Last: a reader that sees "complete" also sees the record and every dataset, all on disk.
+    write_string_attribute(file, group, "status", "complete");
+  });
+}
+
+void RunStore::delete_stage(const std::string& stage) {
+  serial_section([&](int64_t file) {
+    const std::string group = stage_group(stage);
+    if (link_exists(file, group)) check_status(H5Ldelete(file, group.c_str(), H5P_DEFAULT), "delete " + group);
+  });
+}
+
+bool RunStore::exists(const std::string& path) { return link_exists(file_, path); }
+
+std::vector<uint64_t> RunStore::dims(const std::string& path) {
+  Handle dataset(check_id(H5Dopen2(file_, path.c_str(), H5P_DEFAULT), "open dataset " + path), H5Dclose);
+  return dataset_dims(dataset.get());
+}
+
+void RunStore::create_dataset(const std::string& path, const std::vector<uint64_t>& dims, DType dtype) {
+  if (link_exists(file_, path)) {
+    throw Error(cat("run store: dataset ", path, " already exists"));
+  }
+  make_parent_groups(file_, path);
+  const std::vector<hsize_t> shape(dims.begin(), dims.end());
+  Handle space(check_id(H5Screate_simple(static_cast<int>(shape.size()), shape.data(), nullptr),
+                        "dataspace for " + path),
+               H5Sclose);
+  Handle create(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+  // Resume relies on chunk logs, never on fill values: skip writing fill values over big datasets.
+  H5Pset_fill_time(create.get(), H5D_FILL_TIME_NEVER);
+  Handle dataset(check_id(H5Dcreate2(file_, path.c_str(), native_type(dtype), space.get(), H5P_DEFAULT,
+                                     create.get(), H5P_DEFAULT),
+                          "create dataset " + path),
+                 H5Dclose);
+}
+
+namespace {
+
+// Selects rows [first_row, first_row + num_rows) of `dataset` for a transfer; returns
+// (memory space, file space).
+std::pair<hid_t, hid_t> row_selection(hid_t dataset, const std::string& path, uint64_t first_row,
+                                      uint64_t num_rows) {
+  const hid_t file_space = H5Dget_space(dataset);
+  const int rank = H5Sget_simple_extent_ndims(file_space);
+  std::vector<hsize_t> dims(static_cast<size_t>(std::max(rank, 1)), 1);
+  if (rank > 0) H5Sget_simple_extent_dims(file_space, dims.data(), nullptr);
+  if ((rank == 0 && (num_rows > 1 || first_row > 0)) || (rank > 0 && first_row + num_rows > dims[0])) {
+    H5Sclose(file_space);
+    throw Error(cat("run store: rows [", first_row, ", ", first_row + num_rows, ") outside ", path,
+                    " with ", dims[0], " rows"));
+  }
+  std::vector<hsize_t> start(dims.size(), 0);
+  std::vector<hsize_t> count = dims;
+  start[0] = first_row;
+  count[0] = num_rows;
+  hid_t memory_space;
+  if (num_rows == 0) {
+    H5Sselect_none(file_space);
+    const hsize_t one = 1;
+    memory_space = H5Screate_simple(1, &one, nullptr);
+    H5Sselect_none(memory_space);
+  } else {
+    if (rank > 0) {
+      H5Sselect_hyperslab(file_space, H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr);
+    }
+    memory_space = H5Screate_simple(static_cast<int>(count.size()), count.data(), nullptr);
+  }
+  return {memory_space, file_space};
+}
+
+}  // namespace
+
+void RunStore::write_rows(const std::string& path, uint64_t first_row, uint64_t num_rows,
+                          const void* data, DType dtype) {
+  Handle dataset(check_id(H5Dopen2(file_, path.c_str(), H5P_DEFAULT), "open dataset " + path), H5Dclose);
+  const auto [memory, file] = row_selection(dataset.get(), path, first_row, num_rows);
+  Handle memory_space(memory, H5Sclose);
+  Handle file_space(file, H5Sclose);
+  Handle transfer(H5Pcreate(H5P_DATASET_XFER), H5Pclose);
+  H5Pset_dxpl_mpio(transfer.get(), H5FD_MPIO_COLLECTIVE);
+  check_status(H5Dwrite(dataset.get(), native_type(dtype), memory_space.get(), file_space.get(),
+                        transfer.get(), data),
+               cat("write rows ", first_row, "+", num_rows, " of ", path));
+}
+
+void RunStore::read_rows(const std::string& path, uint64_t first_row, uint64_t num_rows, void* data,
+                         DType dtype) {
+  Handle dataset(check_id(H5Dopen2(file_, path.c_str(), H5P_DEFAULT), "open dataset " + path), H5Dclose);
+  const auto [memory, file] = row_selection(dataset.get(), path, first_row, num_rows);
+  Handle memory_space(memory, H5Sclose);
+  Handle file_space(file, H5Sclose);
+  Handle transfer(H5Pcreate(H5P_DATASET_XFER), H5Pclose);
+  H5Pset_dxpl_mpio(transfer.get(), H5FD_MPIO_COLLECTIVE);
+  check_status(H5Dread(dataset.get(), native_type(dtype), memory_space.get(), file_space.get(),
+                       transfer.get(), data),
+               cat("read rows ", first_row, "+", num_rows, " of ", path));
+}
+
+void RunStore::write_strings(const std::string& path, const std::vector<std::string>& local_part) {
+  // Parts travel as length-prefixed records so any byte, including NUL, survives.
+  std::string packed;
+  for (const std::string& text : local_part) {
+    const uint64_t length = text.size();
+    packed.append(reinterpret_cast<const char*>(&length), sizeof length);
+    packed += text;
+  }
+  const std::vector<std::string> parts = all_gather_bytes(runtime_.world(), packed);
+  if (link_exists(file_, path)) throw Error(cat("run store: dataset ", path, " already exists"));
+  serial_section([&](int64_t file) {
+    std::vector<std::string> texts;
+    for (const std::string& part : parts) {
+      size_t position = 0;
+      while (position < part.size()) {
+        uint64_t length = 0;
+        std::memcpy(&length, part.data() + position, sizeof length);
+        position += sizeof length;
+        texts.emplace_back(part.substr(position, length));
+        position += length;
+      }
+    }
+    make_parent_groups(file, path);
+    std::vector<const char*> pointers;
+    pointers.reserve(texts.size());
+    for (const std::string& text : texts) pointers.push_back(text.c_str());
+    const hsize_t count = texts.size();
+    Handle space(H5Screate_simple(1, &count, nullptr), H5Sclose);
+    Handle type(utf8_string_type(), H5Tclose);
+    Handle dataset(check_id(H5Dcreate2(file, path.c_str(), type.get(), space.get(), H5P_DEFAULT,
+                                       H5P_DEFAULT, H5P_DEFAULT),
+                            "create string dataset " + path),
+                   H5Dclose);
+    if (count > 0) {
+      check_status(H5Dwrite(dataset.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, pointers.data()),
+                   "write strings to " + path);
+    }
+  });
+}
+
+std::vector<std::string> RunStore::read_strings(const std::string& path) {
+  Handle dataset(check_id(H5Dopen2(file_, path.c_str(), H5P_DEFAULT), "open dataset " + path), H5Dclose);
+  const std::vector<uint64_t> shape = dataset_dims(dataset.get());
+  const size_t count = shape.empty() ? 1 : shape[0];
+  std::vector<char*> pointers(count, nullptr);
+  Handle type(utf8_string_type(), H5Tclose);
+  if (count > 0) {
+    check_status(H5Dread(dataset.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, pointers.data()),
+                 "read strings from " + path);
+  }
+  std::vector<std::string> texts;
+  texts.reserve(count);
+  for (char* text : pointers) {
+    texts.emplace_back(text != nullptr ? text : "");
+    H5free_memory(text);
+  }
+  return texts;
+}
+
+void RunStore::set_attribute(const std::string& object_path, const std::string& name,
+                             const std::string& value) {
+  set_attributes(object_path, {{name, value}});
+}
+
+void RunStore::set_attributes(const std::string& object_path,
+                              const std::vector<std::pair<std::string, std::string>>& names_and_values) {
+  serial_section([&](int64_t file) {
+    if (!link_exists(file, object_path)) make_parent_groups(file, object_path + "/attribute-holder");
+    for (const auto& [name, value] : names_and_values) write_string_attribute(file, object_path, name, value);
+  });
+}
+
+std::string RunStore::get_attribute(const std::string& object_path, const std::string& name) {
+  return read_string_attribute(file_, object_path, name);
+}
+
+ChunkLog::ChunkLog(RunStore& store, const std::string& stage, uint64_t num_chunks)
+    : store_(store), path_("/" + stage + "/_chunks_done"), done_(num_chunks, 0) {
+  if (store_.exists(path_)) {
+    const std::vector<uint64_t> shape = store_.dims(path_);
+    if (shape.size() != 1 || shape[0] != num_chunks) {
+      throw Error(cat("run store: ", path_, " has ", shape.empty() ? 0 : shape[0], " chunks, expected ",
+                      num_chunks, " (the stage's work was split differently: delete the stage to restart it)"));
+    }
+    done_ = store_.read_all<uint8_t>(path_);
+  } else {
+    store_.create_dataset(path_, {num_chunks}, DType::UInt8);
+    store_.write_rows<uint8_t>(path_, 0, store_.rank() == 0 ? num_chunks : 0, done_.data());
+    store_.flush();
+  }
+}
+
+uint64_t ChunkLog::count_done() const {
+  return static_cast<uint64_t>(std::count(done_.begin(), done_.end(), uint8_t{1}));
+}
+
+void ChunkLog::commit(const std::vector<uint64_t>& local_chunks_done) {
+  for (uint64_t chunk : local_chunks_done) done_.at(chunk) = 1;
+  // The chunks' data must be on disk before the log says they are done.
+  store_.flush();
+  // ... and in one log every rank agrees on, written by rank 0 alone.
+  std::vector<int32_t> merged(done_.begin(), done_.end());
+  store_.comm().all_reduce(merged.data(), merged.data(), merged.size(), DType::Int32, ReduceOp::Max);
+  for (size_t i = 0; i < done_.size(); ++i) done_[i] = static_cast<uint8_t>(merged[i] != 0);
+  store_.write_rows<uint8_t>(path_, 0, store_.rank() == 0 ? done_.size() : 0, done_.data());
+  store_.flush();
+}
+
+nlohmann::json describe_store(const std::filesystem::path& path) {
+  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  const std::string name = path.string();
+  Handle file(H5Fopen(name.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+  if (file.get() < 0) throw InputError(cat("cannot open run store ", name, ": ", hdf5_error_text()));
+  nlohmann::json description = {{"file", name}, {"stages", nlohmann::json::array()},
+                                {"datasets", nlohmann::json::array()}};
+  description["config"] = read_string_attribute(file.get(), "/run", "config");
+  struct Walk {
+    hid_t file;
+    nlohmann::json* description;
+  } walk{file.get(), &description};
+  H5Ovisit2(
+      file.get(), H5_INDEX_NAME, H5_ITER_INC,
+      [](hid_t root, const char* name, const H5O_info_t* info, void* data) -> herr_t {
+        auto* state = static_cast<Walk*>(data);
+        const std::string path = std::string("/") + name;
+        if (std::strcmp(name, ".") == 0) return 0;
+        if (info->type == H5O_TYPE_GROUP && path.find('/', 1) == std::string::npos && path != "/run") {
+          const StageStatus status = read_stage_status(root, path.substr(1));
+          (*state->description)["stages"].push_back({{"name", path.substr(1)},
+                                                     {"status", stage_state_name(status.state)},
+                                                     {"stage_hash", status.stage_hash},
+                                                     {"record", status.record}});
+        } else if (info->type == H5O_TYPE_DATASET) {
+          Handle dataset(H5Dopen2(root, path.c_str(), H5P_DEFAULT), H5Dclose);
+          Handle type(H5Dget_type(dataset.get()), H5Tclose);
+          (*state->description)["datasets"].push_back(
+              {{"path", path}, {"shape", dataset_dims(dataset.get())}, {"type", type_description(type.get())}});
+        }
+        return 0;
+      },
+      &walk, H5O_INFO_BASIC);
+  return description;
+}
+
+}  // namespace grlm

@@ -1,0 +1,48 @@
+#include "grlm/data/dataset.hpp"
+
+#include "grlm/core/config.hpp"
+#include "grlm/core/error.hpp"
+#include "grlm/core/log.hpp"
+
+namespace grlm {
+
+ItemIndex ItemTable::intern(const std::string& id) {
+  const auto [position, inserted] = rows_.try_emplace(id, static_cast<ItemIndex>(ids_.size()));
+  if (inserted) ids_.push_back(id);
+  return position->second;
+}
+
+std::optional<ItemIndex> ItemTable::find(const std::string& id) const {
+  const auto position = rows_.find(id);
+  if (position == rows_.end()) return std::nullopt;
+  return position->second;
+}
+
+void fit_tids_to_items(TidTable& tids, const ItemTable& items) {
+  tids.tids.resize(items.size());
+  tids.has.resize(items.size(), 0);
+}
+
+Dataset load_dataset(const Config& config) {
+  Dataset dataset;
+  const std::optional<std::string> catalog_file = config.get_optional_string("data.catalog");
+  const std::optional<std::string> interactions_file = config.get_optional_string("data.interactions");
+  const std::optional<std::string> tids_file = config.get_optional_string("data.tids");
+  const std::optional<std::string> neighbours_file = config.get_optional_string("data.neighbours");
+  if (!interactions_file) {
+    throw UsageError("config key 'data.interactions' must be set (a file of 'user_id item_id ...' lines)");
+  }
+  const bool closed = catalog_file.has_value();
+  if (catalog_file) dataset.catalog = load_catalog(*catalog_file, dataset.items);
+  if (tids_file) dataset.tids = load_tids(*tids_file, dataset.items, closed);
+  dataset.interactions = load_interactions(*interactions_file, dataset.items, closed);
+  if (dataset.tids) fit_tids_to_items(*dataset.tids, dataset.items);
+  if (neighbours_file) dataset.neighbours = load_neighbours(*neighbours_file, dataset.items);
+  log::info("data: ", dataset.items.size(), " items, ", dataset.interactions.num_users(), " users, ",
+            dataset.interactions.items.size(), " interactions",
+            dataset.catalog ? ", catalog" : ", no catalog", dataset.tids ? ", TIDs given" : "",
+            dataset.neighbours ? ", neighbours given" : "");
+  return dataset;
+}
+
+}  // namespace grlm

@@ -1,0 +1,39 @@
+#include <algorithm>
+
+#include "grlm/core/error.hpp"
+#include "grlm/data/dataset.hpp"
+#include "grlm/data/text_file.hpp"
+
+namespace grlm {
+
+TidTable load_tids(const std::filesystem::path& file, ItemTable& items, bool closed_items) {
+  const nlohmann::ordered_json document = read_json_file(file, "TID file");
+  if (!document.is_object()) {
+    throw InputError(cat("TID file ", file.string(), ": expected a JSON object of item id -> [5 words]"));
+  }
+  TidTable table;
+  for (const auto& [id, words] : document.items()) {
+    const std::string where = cat("TID file ", file.string(), ": item \"", id, "\"");
+    if (!words.is_array() || words.size() != 5 ||
+        !std::all_of(words.begin(), words.end(), [](const auto& word) { return word.is_string(); })) {
+      throw InputError(cat(where, ": expected a list of 5 strings, got ", words.dump()));
+    }
+    ItemIndex row;
+    if (closed_items) {
+      const std::optional<ItemIndex> known = items.find(id);
+      if (!known) throw InputError(cat(where, ": not an item of the catalog"));
+      row = *known;
+    } else {
+      row = items.intern(id);
+    }
+    fit_tids_to_items(table, items);
+    Tid tid;
+    for (size_t i = 0; i < 5; ++i) tid[i] = words[i].get<std::string>();
+    table.tids[row] = std::move(tid);
+    table.has[row] = 1;
+  }
+  fit_tids_to_items(table, items);
+  return table;
+}
+
+}  // namespace grlm

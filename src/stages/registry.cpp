@@ -1,0 +1,29 @@
+#include "grlm/stages/stages.hpp"
+
+namespace grlm {
+namespace {
+
+// Given TIDs (data.tids) replace the first three stages.
+bool needs_tid_extraction(const Config& config) { return !config.has("data.tids"); }
+
+}  // namespace
+
+Pipeline grlm_pipeline() {
+  return Pipeline({
+      {"embed", "embed every catalog item's text into an L2-normalised vector", {}, {"embed"},
+       {"data.catalog"}, 1, needs_tid_extraction, run_embed},
+      {"similar", "exact top-k most similar items by cosine similarity", {"embed"}, {"similar"}, {}, 1,
+       needs_tid_extraction, run_similar},
+      {"extract", "five-word Term IDs per item from an LLM (or the built-in extractor)", {"similar"},
+       {"extract"}, {"data.catalog"}, 1, needs_tid_extraction, run_extract},
+      {"build-sft", "the three instruction tasks, tokenized for training", {"extract"}, {"sft"},
+       {"data.catalog", "data.interactions", "data.tids", "data.neighbours"}, 1,
+       [](const Config&) { return true; }, run_build_sft},
+      {"train", "full-parameter fine-tuning (ZeRO-1/2 over NCCL or MPI)", {"build-sft"}, {"train"}, {}, 1,
+       [](const Config&) { return true; }, run_train},
+      {"evaluate", "beam search, grounding, Recall@K and NDCG@K", {"train", "build-sft"}, {"evaluate"}, {}, 1,
+       [](const Config&) { return true; }, run_evaluate},
+  });
+}
+
+}  // namespace grlm
