@@ -129,10 +129,15 @@ int dispatch(Runtime& runtime, int argc, char** argv) {
   options.add_options()("help,h", "this help");
   po::variables_map values;
   try {
-    po::command_line_parser parser(argc - 1, argv + 1);
-    parser.options(options).positional(command.positional);
-    if (command.accepts_any_options) parser.allow_unregistered();
-    po::store(parser.run(), values);
+    if (command.accepts_any_options) {
+      // Nothing to parse yet: only --help means something before the tool is built.
+      for (int i = 2; i < argc; ++i) {
+        if (std::string(argv[i]) == "--help" || std::string(argv[i]) == "-h") values.insert({"help", po::variable_value()});
+      }
+    } else {
+      po::store(po::command_line_parser(argc - 1, argv + 1).options(options).positional(command.positional).run(),
+                values);
+    }
     if (values.count("help")) {
       if (runtime.is_root()) print_command_help(command);
       return kExitOk;

@@ -51,6 +51,7 @@ struct Progress::State {
   Clock::time_point last_print = Clock::now();
   uint64_t local_done = 0;
   std::vector<uint64_t> rank_done;  // rank 0: latest count of every rank
+  std::vector<uint8_t> final_seen;  // rank 0: whether each rank sent its last report
   ProgressReport outgoing;          // other ranks: the message in flight
   MPI_Request outgoing_request = MPI_REQUEST_NULL;
 
@@ -74,10 +75,8 @@ struct Progress::State {
   }
 
   void receive_reports(bool block_until_final) {
-    std::vector<bool> final_seen(static_cast<size_t>(world_size), false);
-    final_seen[0] = true;
     auto all_final = [&]() {
-      for (bool seen : final_seen) if (!seen) return false;
+      for (uint8_t seen : final_seen) if (!seen) return false;
       return true;
     };
     while (true) {
@@ -94,7 +93,7 @@ struct Progress::State {
       ProgressReport report;
       MPI_Recv(&report, 2, MPI_UINT64_T, status.MPI_SOURCE, kProgressTag, comm, MPI_STATUS_IGNORE);
       rank_done[static_cast<size_t>(status.MPI_SOURCE)] = report.done;
-      if (report.final) final_seen[static_cast<size_t>(status.MPI_SOURCE)] = true;
+      if (report.final) final_seen[static_cast<size_t>(status.MPI_SOURCE)] = 1;
     }
   }
 
@@ -128,6 +127,8 @@ Progress::Progress(Runtime& runtime, std::string label, uint64_t global_total, s
   s.rank = runtime.rank();
   s.world_size = runtime.world_size();
   s.rank_done.assign(static_cast<size_t>(s.world_size), 0);
+  s.final_seen.assign(static_cast<size_t>(s.world_size), 0);
+  s.final_seen[0] = 1;  // rank 0 reports to itself
   s.terminal = s.rank == 0 && ::isatty(STDERR_FILENO) && log::enabled(log::Level::Info);
   // Its own communicator keeps progress messages apart from every other exchange.
   MPI_Comm_dup(MPI_COMM_WORLD, &s.comm);
@@ -162,13 +163,13 @@ void Progress::add(uint64_t local_done) {
   if (seconds_between(s.last_print, now) >= period) s.print(now);
 }
 
-void Progress::finish() {
+uint64_t Progress::finish() {
   State& s = *state_;
-  if (s.finished) return;
+  if (s.finished) return s.rank == 0 ? s.global_done() : s.local_done;
   s.finished = true;
   if (s.rank != 0) {
     s.send_report(true);
-    return;
+    return s.local_done;
   }
   s.rank_done[0] = s.local_done;
   s.receive_reports(true);
@@ -176,12 +177,13 @@ void Progress::finish() {
   const double elapsed = seconds_between(s.start, now);
   if (s.terminal) {
     const char* clear = "\r\033[K";
-    if (::write(STDERR_FILENO, clear, 4) < 0) return;
+    if (::write(STDERR_FILENO, clear, 4) < 0) return s.global_done();
   }
   const double rate = elapsed > 0 ? static_cast<double>(s.global_done()) / elapsed : 0.0;
   char numbers[64];
   std::snprintf(numbers, sizeof numbers, " in %.2f s (%.1f %s/s)", elapsed, rate, s.unit.c_str());
   log::info(s.label, ": ", with_thousands(s.global_done()), " ", s.unit, numbers);
+  return s.global_done();
 }
 
 std::string Progress::format_duration(double seconds) {

@@ -7,7 +7,7 @@
 namespace grlm {
 namespace {
 
-using Json = nlohmann::ordered_json;
+using Json = nlohmann::json;
 
 std::string optional_text(const Json& item, const char* field, const std::string& where) {
   const auto found = item.find(field);
@@ -50,13 +50,11 @@ std::string categories_text(const Json& item, const std::string& where) {
 }  // namespace
 
 Catalog load_catalog(const std::filesystem::path& file, ItemTable& items) {
-  const Json document = read_json_file(file, "catalog");
-  if (!document.is_object()) {
-    throw InputError(cat("catalog ", file.string(), ": expected a JSON object of item id -> item fields"));
-  }
+  const JsonObjectFile parsed = read_json_object_file(file, "catalog");
   Catalog catalog;
-  catalog.items.reserve(document.size());
-  for (const auto& [id, item] : document.items()) {
+  catalog.items.reserve(parsed.keys_in_order.size());
+  for (const std::string& id : parsed.keys_in_order) {
+    const Json& item = parsed.document.at(id);
     const std::string where = cat("catalog ", file.string(), ": item \"", id, "\"");
     if (id.empty()) throw InputError(cat("catalog ", file.string(), ": an item id is empty"));
     if (!item.is_object()) throw InputError(cat(where, ": expected an object of fields, got ", item.dump()));

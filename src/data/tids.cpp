@@ -7,12 +7,10 @@
 namespace grlm {
 
 TidTable load_tids(const std::filesystem::path& file, ItemTable& items, bool closed_items) {
-  const nlohmann::ordered_json document = read_json_file(file, "TID file");
-  if (!document.is_object()) {
-    throw InputError(cat("TID file ", file.string(), ": expected a JSON object of item id -> [5 words]"));
-  }
+  const JsonObjectFile parsed = read_json_object_file(file, "TID file");
   TidTable table;
-  for (const auto& [id, words] : document.items()) {
+  for (const std::string& id : parsed.keys_in_order) {
+    const nlohmann::json& words = parsed.document.at(id);
     const std::string where = cat("TID file ", file.string(), ": item \"", id, "\"");
     if (!words.is_array() || words.size() != 5 ||
         !std::all_of(words.begin(), words.end(), [](const auto& word) { return word.is_string(); })) {

@@ -24,8 +24,9 @@ class Progress {
   // Adds this rank's newly finished work. Cheap: other ranks report to rank 0 at most twice a
   // second with non-blocking messages, so no rank ever waits for another here.
   void add(uint64_t local_done);
-  // Collective: collects the final counts and prints the summary line on rank 0.
-  void finish();
+  // Collective: collects the final counts and prints the summary line on rank 0. Returns the
+  // global count on rank 0, this rank's count elsewhere.
+  uint64_t finish();
 
   // Formats a duration in seconds as H:MM:SS.
   static std::string format_duration(double seconds);

@@ -37,7 +37,7 @@ struct CatalogItem {
   std::string title;        // empty when absent
   std::string description;  // empty when absent
   std::string categories;   // "A > B > C"; a list of paths is joined with " | "
-  nlohmann::ordered_json extra = nlohmann::ordered_json::object();  // other fields, kept as given
+  nlohmann::json extra = nlohmann::json::object();  // other fields, kept as given
 };
 
 // Catalog rows follow the item table: catalog.items[i] describes items.id(i).

@@ -1,0 +1,95 @@
+// The MPI backend of the communicator at any number of ranks: every collective against values
+// worked out by hand from the rank numbers.
+#include <gtest/gtest.h>
+
+#include <numeric>
+
+#include "grlm/core/comm.hpp"
+#include "grlm/core/progress.hpp"
+#include "test_support.hpp"
+
+namespace grlm {
+namespace {
+
+Communicator& comm() { return test::runtime().world(); }
+
+TEST(Comm, AllReduceSumMaxMin) {
+  const int ranks = comm().size();
+  const int rank = comm().rank();
+  std::vector<double> values = {static_cast<double>(rank), 1.5, -static_cast<double>(rank)};
+  comm().all_reduce(values.data(), values.data(), values.size(), DType::Float64, ReduceOp::Sum);
+  EXPECT_EQ(values[0], ranks * (ranks - 1) / 2.0);
+  EXPECT_EQ(values[1], 1.5 * ranks);
+  EXPECT_EQ(all_reduce_value<int64_t>(comm(), rank * 10, ReduceOp::Max), (ranks - 1) * 10);
+  EXPECT_EQ(all_reduce_value<int32_t>(comm(), rank + 3, ReduceOp::Min), 3);
+}
+
+TEST(Comm, AllGatherPutsEachRankAtItsOffset) {
+  const int ranks = comm().size();
+  const std::vector<int32_t> mine = {comm().rank(), comm().rank() * 100};
+  std::vector<int32_t> all(2 * static_cast<size_t>(ranks));
+  comm().all_gather(mine.data(), all.data(), 2, DType::Int32);
+  for (int r = 0; r < ranks; ++r) {
+    EXPECT_EQ(all[2 * r], r);
+    EXPECT_EQ(all[2 * r + 1], r * 100);
+  }
+}
+
+TEST(Comm, ReduceScatterGivesEachRankItsBlockSum) {
+  const int ranks = comm().size();
+  // Rank r sends value (r + 1) * (block + 1) in every element of block `block`.
+  std::vector<float> send(3 * static_cast<size_t>(ranks));
+  for (int block = 0; block < ranks; ++block) {
+    for (int k = 0; k < 3; ++k) send[3 * block + k] = static_cast<float>((comm().rank() + 1) * (block + 1));
+  }
+  std::vector<float> mine(3);
+  comm().reduce_scatter(send.data(), mine.data(), 3, DType::Float32, ReduceOp::Sum);
+  const float rank_sum = static_cast<float>(ranks * (ranks + 1) / 2);
+  for (float value : mine) EXPECT_EQ(value, rank_sum * static_cast<float>(comm().rank() + 1));
+}
+
+TEST(Comm, BroadcastFromTheLastRank) {
+  const int root = comm().size() - 1;
+  std::vector<int64_t> values = {comm().rank() == root ? 42 : 0, comm().rank() == root ? -7 : 0};
+  comm().broadcast(values.data(), values.size(), DType::Int64, root);
+  EXPECT_EQ(values, (std::vector<int64_t>{42, -7}));
+}
+
+TEST(Comm, RingExchangePassesBlocksToTheNextRank) {
+  const int ranks = comm().size();
+  const int next = (comm().rank() + 1) % ranks;
+  const int previous = (comm().rank() + ranks - 1) % ranks;
+  std::vector<double> block(1000, comm().rank());
+  std::vector<double> received(1000, -1);
+  auto pending = comm().start_exchange(block.data(), block.size(), next, received.data(), received.size(), previous,
+                                       DType::Float64);
+  pending->wait();
+  for (double value : received) ASSERT_EQ(value, previous);
+}
+
+TEST(Comm, BytesOfDifferentLengthsGatherInRankOrder) {
+  const std::string mine(static_cast<size_t>(comm().rank()) * 3 + 1, static_cast<char>('a' + comm().rank()));
+  const std::vector<std::string> all = all_gather_bytes(comm(), mine);
+  ASSERT_EQ(all.size(), static_cast<size_t>(comm().size()));
+  for (int r = 0; r < comm().size(); ++r) {
+    EXPECT_EQ(all[r], std::string(static_cast<size_t>(r) * 3 + 1, static_cast<char>('a' + r)));
+  }
+  EXPECT_EQ(broadcast_bytes(comm(), comm().rank() == 0 ? std::string("from root\0!", 11) : "", 0),
+            std::string("from root\0!", 11));
+}
+
+TEST(Progress, RankZeroCountsTheWorkOfAllRanks) {
+  const uint64_t ranks = static_cast<uint64_t>(comm().size());
+  const uint64_t total = ranks * (ranks + 1) / 2 * 50;
+  Progress progress(test::runtime(), "test", total, "items", 0.0);
+  for (int i = 0; i < 50; ++i) progress.add(static_cast<uint64_t>(comm().rank()) + 1);
+  const uint64_t counted = progress.finish();
+  if (comm().rank() == 0) {
+    EXPECT_EQ(counted, total);
+  } else {
+    EXPECT_EQ(counted, 50u * (static_cast<uint64_t>(comm().rank()) + 1));
+  }
+}
+
+}  // namespace
+}  // namespace grlm

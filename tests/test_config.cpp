@@ -1,0 +1,169 @@
+// Config: defaults, file, --set overrides, and errors that name the key and where it came from.
+#include <gtest/gtest.h>
+
+#include "grlm/core/config.hpp"
+#include "grlm/core/error.hpp"
+#include "test_support.hpp"
+
+namespace grlm {
+namespace {
+
+using nlohmann::json;
+
+const ConfigSchema& test_schema() {
+  static const ConfigSchema schema = {
+      {"run_dir", ValueType::String, "run", "run folder", {}},
+      {"device", ValueType::String, "auto", "device", {"auto", "cpu", "cuda"}},
+      {"data.catalog", ValueType::String, json(), "catalog", {}},
+      {"train.lr", ValueType::Number, 1e-4, "learning rate", {}},
+      {"train.max_steps", ValueType::Integer, json(), "steps", {}},
+      {"train.bf16", ValueType::Boolean, true, "bf16", {}},
+      {"sft.tasks", ValueType::StringList, json::array({"seq"}), "tasks", {}},
+  };
+  return schema;
+}
+
+std::string error_of(const std::function<void()>& action) {
+  try {
+    action();
+  } catch (const UsageError& error) {
+    return error.what();
+  }
+  return "(no error)";
+}
+
+std::filesystem::path config_file(const std::string& name, const std::string& text) {
+  const auto dir = std::filesystem::temp_directory_path() / "grlm-config-tests";
+  std::filesystem::create_directories(dir);
+  const auto file = dir / name;
+  test::write_text(file, text);
+  return file;
+}
+
+TEST(Config, DefaultsApplyWithoutFile) {
+  const Config config = Config::load(test_schema(), std::nullopt, {});
+  EXPECT_EQ(config.get_string("run_dir"), "run");
+  EXPECT_DOUBLE_EQ(config.get_number("train.lr"), 1e-4);
+  EXPECT_FALSE(config.has("data.catalog"));
+  EXPECT_FALSE(config.has("train.max_steps"));
+  EXPECT_EQ(config.get_string_list("sft.tasks"), std::vector<std::string>{"seq"});
+}
+
+TEST(Config, FileValuesReplaceDefaults) {
+  const auto file = config_file("a.json", R"({"run_dir": "runs/a", "train": {"lr": 0.5, "max_steps": 20}})");
+  const Config config = Config::load(test_schema(), file, {});
+  EXPECT_EQ(config.get_string("run_dir"), "runs/a");
+  EXPECT_DOUBLE_EQ(config.get_number("train.lr"), 0.5);
+  EXPECT_EQ(config.get_int("train.max_steps"), 20);
+  EXPECT_EQ(config.source(), file.string());
+}
+
+TEST(Config, DottedSetOverridesFileInOrder) {
+  const auto file = config_file("b.json", R"({"train": {"lr": 0.5}})");
+  const Config config =
+      Config::load(test_schema(), file, {"train.lr=2e-5", "train.bf16=false", "train.max_steps=7", "train.lr=3e-5"});
+  EXPECT_DOUBLE_EQ(config.get_number("train.lr"), 3e-5);
+  EXPECT_FALSE(config.get_bool("train.bf16"));
+  EXPECT_EQ(config.get_int("train.max_steps"), 7);
+}
+
+TEST(Config, SetKeepsStringKeysStrings) {
+  const Config config = Config::load(test_schema(), std::nullopt, {"run_dir=123", "data.catalog=a b.json"});
+  EXPECT_EQ(config.get_string("run_dir"), "123");
+  EXPECT_EQ(config.get_string("data.catalog"), "a b.json");
+}
+
+TEST(Config, SetNullUnsetsAnOptionalKey) {
+  const auto file = config_file("c.json", R"({"data": {"catalog": "x.json"}})");
+  const Config config = Config::load(test_schema(), file, {"data.catalog=null"});
+  EXPECT_FALSE(config.has("data.catalog"));
+}
+
+TEST(Config, StringListFromJsonOrCommas) {
+  EXPECT_EQ(Config::load(test_schema(), std::nullopt, {R"(sft.tasks=["a","b"])"}).get_string_list("sft.tasks"),
+            (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(Config::load(test_schema(), std::nullopt, {"sft.tasks=a,b,c"}).get_string_list("sft.tasks"),
+            (std::vector<std::string>{"a", "b", "c"}));
+}
+
+TEST(Config, UnknownKeyInFileNamesFileAndNearestKey) {
+  const auto file = config_file("d.json", R"({"train": {"lrr": 0.1}})");
+  const std::string message = error_of([&] { Config::load(test_schema(), file, {}); });
+  EXPECT_NE(message.find("unknown config key 'train.lrr'"), std::string::npos) << message;
+  EXPECT_NE(message.find(file.string()), std::string::npos) << message;
+  EXPECT_NE(message.find("did you mean 'train.lr'"), std::string::npos) << message;
+}
+
+TEST(Config, UnknownKeyInSetSuggestsTheGroupedName) {
+  const std::string message = error_of([] { Config::load(test_schema(), std::nullopt, {"max_steps=3"}); });
+  EXPECT_NE(message.find("--set max_steps=3"), std::string::npos) << message;
+  EXPECT_NE(message.find("did you mean 'train.max_steps'"), std::string::npos) << message;
+}
+
+TEST(Config, FarOffUnknownKeyHasNoSuggestion) {
+  const std::string message = error_of([] { Config::load(test_schema(), std::nullopt, {"zzzzzzzzzzzz=1"}); });
+  EXPECT_NE(message.find("unknown config key 'zzzzzzzzzzzz'"), std::string::npos);
+  EXPECT_EQ(message.find("did you mean"), std::string::npos) << message;
+}
+
+TEST(Config, WrongTypeNamesKeyFileAndValue) {
+  const auto file = config_file("e.json", R"({"train": {"lr": "fast"}})");
+  const std::string message = error_of([&] { Config::load(test_schema(), file, {}); });
+  EXPECT_NE(message.find("'train.lr'"), std::string::npos) << message;
+  EXPECT_NE(message.find(file.string()), std::string::npos) << message;
+  EXPECT_NE(message.find("expected a number"), std::string::npos) << message;
+  EXPECT_NE(message.find("\"fast\""), std::string::npos) << message;
+}
+
+TEST(Config, IntegerKeyRefusesFractions) {
+  const std::string message = error_of([] { Config::load(test_schema(), std::nullopt, {"train.max_steps=2.5"}); });
+  EXPECT_NE(message.find("expected an integer"), std::string::npos) << message;
+  EXPECT_EQ(Config::load(test_schema(), std::nullopt, {"train.max_steps=1e3"}).get_int("train.max_steps"), 1000);
+}
+
+TEST(Config, ChoiceOutsideTheListIsAnError) {
+  const std::string message = error_of([] { Config::load(test_schema(), std::nullopt, {"device=gpu"}); });
+  EXPECT_NE(message.find("'gpu' is not one of auto, cpu, cuda"), std::string::npos) << message;
+}
+
+TEST(Config, GroupGivenAScalarIsAnError) {
+  const auto file = config_file("f.json", R"({"train": 3})");
+  const std::string message = error_of([&] { Config::load(test_schema(), file, {}); });
+  EXPECT_NE(message.find("'train'"), std::string::npos) << message;
+  EXPECT_NE(message.find("expected an object"), std::string::npos) << message;
+}
+
+TEST(Config, MalformedJsonNamesLineAndColumn) {
+  const auto file = config_file("g.json", "{\n  \"run_dir\": \"x\",\n  \"train\": {\"lr\": }\n}\n");
+  const std::string message = error_of([&] { Config::load(test_schema(), file, {}); });
+  EXPECT_NE(message.find(file.string() + ":3:"), std::string::npos) << message;
+  EXPECT_NE(message.find("not valid JSON"), std::string::npos) << message;
+}
+
+TEST(Config, MissingFileIsAnError) {
+  const std::string message = error_of([] { Config::load(test_schema(), "/nonexistent/grlm.json", {}); });
+  EXPECT_NE(message.find("cannot read config file /nonexistent/grlm.json"), std::string::npos) << message;
+}
+
+TEST(Config, SetWithoutEqualsIsAnError) {
+  const std::string message = error_of([] { Config::load(test_schema(), std::nullopt, {"train.lr"}); });
+  EXPECT_NE(message.find("expected KEY=VALUE"), std::string::npos) << message;
+}
+
+TEST(Config, SelectGivesTheKeysOfAGroupFlatAndSorted) {
+  const Config config = Config::load(test_schema(), std::nullopt, {"train.lr=0.25"});
+  const json selected = config.select({"train", "run_dir"});
+  EXPECT_EQ(selected.dump(), R"({"run_dir":"run","train.bf16":true,"train.lr":0.25,"train.max_steps":null})");
+}
+
+TEST(Config, GrlmSchemaHasTheKeysScriptsRelyOn) {
+  const Config config = Config::load(grlm_config_schema(), std::nullopt,
+                                     {"run_dir=r", "data.catalog=c.json", "data.interactions=i.txt",
+                                      "data.tids=t.json", "data.neighbours=n.txt"});
+  EXPECT_EQ(config.get_string("data.tids"), "t.json");
+  EXPECT_EQ(config.get_string("data.neighbours"), "n.txt");
+  EXPECT_EQ(config.tree()["data"]["catalog"], "c.json");
+}
+
+}  // namespace
+}  // namespace grlm

@@ -1,0 +1,209 @@
+// Whole-process behaviour under mpirun: a rank failing alone ends the job, a killed stage resumes,
+// SIGTERM stops at a chunk boundary, and the grlm command line (help, synth, run, inspect, errors).
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+namespace {
+
+struct ProcessResult {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr together
+  double seconds = 0;
+};
+
+std::string env_or(const char* name, const std::string& fallback) {
+  const char* value = std::getenv(name);
+  return value ? value : fallback;
+}
+
+std::string binary(const std::string& name) {
+  const std::string dir = env_or("GRLM_BINARY_DIR", ".");
+  return name == "grlm" ? dir + "/grlm" : dir + "/tests/" + name;
+}
+
+std::string mpirun(int ranks) {
+  return env_or("GRLM_MPIEXEC", "mpirun") + " -np " + std::to_string(ranks) + " --oversubscribe ";
+}
+
+ProcessResult run(const std::string& command) {
+  ProcessResult result;
+  const auto start = std::chrono::steady_clock::now();
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) return result;
+  std::array<char, 4096> buffer{};
+  size_t read = 0;
+  while ((read = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) result.output.append(buffer.data(), read);
+  const int status = pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return result;
+}
+
+std::filesystem::path fresh_dir(const std::string& name) {
+  const auto dir = std::filesystem::path(env_or("GRLM_BINARY_DIR", ".")) / "test-scratch" / ("process-" + name);
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+// The JSON report line the driver prints on success.
+nlohmann::json report_of(const ProcessResult& result) {
+  std::istringstream lines(result.output);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("{\"actions\"", 0) == 0) return nlohmann::json::parse(line);
+  }
+  ADD_FAILURE() << "no report in output:\n" << result.output;
+  return {};
+}
+
+std::string stage_status(const std::filesystem::path& dir, const std::string& stage) {
+  const ProcessResult inspect = run(binary("grlm") + " inspect " + dir.string() + " --json");
+  EXPECT_EQ(inspect.exit_code, 0) << inspect.output;
+  const auto json_start = inspect.output.find('{');
+  const auto description = nlohmann::json::parse(inspect.output.substr(json_start));
+  for (const auto& entry : description["stages"]) {
+    if (entry["name"] == stage) return entry["status"];
+  }
+  return "absent";
+}
+
+size_t count_of(const std::string& text, const std::string& part) {
+  size_t count = 0;
+  for (size_t at = text.find(part); at != std::string::npos; at = text.find(part, at + 1)) ++count;
+  return count;
+}
+
+constexpr double kFullToySum = 7999.0 * 8000.0 / 2.0;
+
+TEST(Process, ExceptionOnOneRankEndsEveryRankWithinSeconds) {
+  const ProcessResult result = run(mpirun(2) + binary("grlm_test_driver") + " fail-on-rank 1");
+  EXPECT_NE(result.exit_code, 0) << result.output;
+  EXPECT_LT(result.seconds, 60.0) << "the job hung instead of ending";
+  EXPECT_NE(result.output.find("[r1 "), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("injected failure on rank 1"), std::string::npos) << result.output;
+}
+
+TEST(Process, StageKilledMidWriteIsIncompleteThenResumesToTheSameResult) {
+  const auto dir = fresh_dir("kill");
+  const ProcessResult killed = run(mpirun(2) + binary("grlm_test_driver") + " toy " + dir.string() + " --kill-after 3");
+  EXPECT_NE(killed.exit_code, 0) << killed.output;
+  EXPECT_EQ(stage_status(dir, "alpha"), "incomplete");
+  EXPECT_EQ(stage_status(dir, "beta"), "absent");
+
+  const ProcessResult resumed = run(mpirun(2) + binary("grlm_test_driver") + " toy " + dir.string());
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  const auto report = report_of(resumed);
+  EXPECT_EQ(report["actions"][0], "alpha:resumed");
+  EXPECT_EQ(report["actions"][1], "beta:ran");
+  // Two ranks commit two chunks a round: the kill came after round 2, so 4 of 8 chunks remained.
+  EXPECT_EQ(report["chunks_computed"], 4);
+  EXPECT_EQ(report["beta_sum"], kFullToySum);
+
+  const ProcessResult again = run(mpirun(2) + binary("grlm_test_driver") + " toy " + dir.string());
+  const auto skipped = report_of(again);
+  EXPECT_EQ(skipped["actions"][0], "alpha:skipped (complete)");
+  EXPECT_EQ(skipped["actions"][1], "beta:skipped (complete)");
+  EXPECT_EQ(skipped["chunks_computed"], 0);
+}
+
+TEST(Process, ResumeAtAnotherWorldSizeGivesTheSameResult) {
+  const auto dir = fresh_dir("kill-resize");
+  run(mpirun(2) + binary("grlm_test_driver") + " toy " + dir.string() + " --kill-after 1");
+  const ProcessResult resumed = run(mpirun(3) + binary("grlm_test_driver") + " toy " + dir.string());
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_EQ(report_of(resumed)["beta_sum"], kFullToySum);
+}
+
+TEST(Process, SigtermStopsAtAChunkBoundaryAndTheRunResumes) {
+  const auto dir = fresh_dir("term");
+  const ProcessResult stopped = run(mpirun(2) + binary("grlm_test_driver") + " toy " + dir.string() + " --term-after 2");
+  EXPECT_EQ(stopped.exit_code, 128 + 15) << stopped.output;
+  EXPECT_NE(stopped.output.find("interrupted by SIGTERM"), std::string::npos) << stopped.output;
+  EXPECT_EQ(stage_status(dir, "alpha"), "incomplete");
+  const ProcessResult resumed = run(mpirun(2) + binary("grlm_test_driver") + " toy " + dir.string());
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  const auto report = report_of(resumed);
+  EXPECT_EQ(report["actions"][0], "alpha:resumed");
+  EXPECT_EQ(report["chunks_computed"], 6);  // the first round (2 chunks) was committed before the stop
+  EXPECT_EQ(report["beta_sum"], kFullToySum);
+}
+
+TEST(Cli, HelpVersionAndCommandHelp) {
+  const ProcessResult help = run(binary("grlm") + " --help");
+  EXPECT_EQ(help.exit_code, 0);
+  for (const char* command : {"run", "embed", "similar", "extract", "build-sft", "train", "evaluate", "synth", "inspect",
+                              "tokenize", "generate", "score"}) {
+    EXPECT_NE(help.output.find(std::string("  ") + command + " "), std::string::npos) << command;
+  }
+  const ProcessResult version = run(binary("grlm") + " --version");
+  EXPECT_EQ(version.exit_code, 0);
+  EXPECT_NE(version.output.find("HDF5:     1."), std::string::npos) << version.output;
+  const ProcessResult synth_help = run(binary("grlm") + " synth --help");
+  EXPECT_EQ(synth_help.exit_code, 0);
+  EXPECT_NE(synth_help.output.find("--items"), std::string::npos);
+  const ProcessResult run_help = run(binary("grlm") + " run --help");
+  EXPECT_NE(run_help.output.find("--set"), std::string::npos);
+  EXPECT_NE(run_help.output.find("--from"), std::string::npos);
+}
+
+TEST(Cli, UsageErrorsExitWithCodeTwo) {
+  EXPECT_EQ(run(binary("grlm") + " frobnicate").exit_code, 2);
+  const ProcessResult typo = run(mpirun(2) + binary("grlm") + " run --set data.catalg=x.json");
+  EXPECT_EQ(typo.exit_code, 2) << typo.output;
+  EXPECT_NE(typo.output.find("did you mean 'data.catalog'"), std::string::npos) << typo.output;
+  EXPECT_EQ(count_of(typo.output, "unknown config key"), 1u) << "reported once, by rank 0:\n" << typo.output;
+  EXPECT_EQ(run(binary("grlm") + " synth --items 10").exit_code, 2);  // --out is required
+}
+
+TEST(Cli, ToolsNotBuiltYetSaySo) {
+  const ProcessResult tokenize = run(binary("grlm") + " tokenize --tokenizer x");
+  EXPECT_EQ(tokenize.exit_code, 3);
+  EXPECT_NE(tokenize.output.find("not built yet"), std::string::npos) << tokenize.output;
+}
+
+TEST(Cli, SynthThenRunWritesAStoreThatInspectAndH5dumpRead) {
+  const auto dir = fresh_dir("cli-synth");
+  const ProcessResult synth =
+      run(binary("grlm") + " synth --items 1000 --users 2000 --out " + (dir / "data").string());
+  ASSERT_EQ(synth.exit_code, 0) << synth.output;
+  EXPECT_TRUE(std::filesystem::exists(dir / "data" / "catalog.json"));
+  EXPECT_TRUE(std::filesystem::exists(dir / "data" / "interactions.txt"));
+
+  const std::string run_dir = (dir / "run").string();
+  const ProcessResult pipeline = run(mpirun(2) + binary("grlm") + " run --device cpu --run-dir " + run_dir +
+                                     " --set data.catalog=" + (dir / "data" / "catalog.json").string() +
+                                     " --set data.interactions=" + (dir / "data" / "interactions.txt").string());
+  EXPECT_EQ(pipeline.exit_code, 3) << pipeline.output;  // the data loads; the first stage is not built yet
+  EXPECT_NE(pipeline.output.find("data: 1000 items, 2000 users"), std::string::npos) << pipeline.output;
+  EXPECT_NE(pipeline.output.find("stage 'embed' is not built yet"), std::string::npos) << pipeline.output;
+
+  const ProcessResult inspect = run(binary("grlm") + " inspect " + run_dir);
+  EXPECT_EQ(inspect.exit_code, 0) << inspect.output;
+  EXPECT_NE(inspect.output.find("embed"), std::string::npos) << inspect.output;
+  if (std::system("command -v h5dump > /dev/null") == 0) {
+    const ProcessResult dump = run("h5dump -a /run/config " + run_dir + "/grlm.h5");
+    EXPECT_EQ(dump.exit_code, 0) << dump.output;
+    EXPECT_NE(dump.output.find("interactions.txt"), std::string::npos) << dump.output;
+  }
+}
+
+TEST(Cli, BadInputFileFailsOnEveryRankNamingTheLine) {
+  const auto dir = fresh_dir("cli-bad-input");
+  std::ofstream(dir / "interactions.txt") << "u1 a b\n\nu2 c\n";
+  const ProcessResult result = run(mpirun(2) + binary("grlm") + " run --run-dir " + (dir / "run").string() +
+                                   " --set data.interactions=" + (dir / "interactions.txt").string());
+  EXPECT_EQ(result.exit_code, 1) << result.output;
+  EXPECT_LT(result.seconds, 60.0);
+  EXPECT_NE(result.output.find("interactions.txt: line 2: empty line"), std::string::npos) << result.output;
+  EXPECT_FALSE(std::filesystem::exists(dir / "run" / "grlm.h5")) << "no run store for a run that never started";
+}
+
+}  // namespace

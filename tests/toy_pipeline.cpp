@@ -1,0 +1,79 @@
+#include "toy_pipeline.hpp"
+
+#include "grlm/core/progress.hpp"
+
+namespace grlm::test {
+
+constexpr uint64_t kValuesPerChunk = 1000;
+
+const ConfigSchema& toy_schema() {
+  static const ConfigSchema schema = {
+      {"run_dir", ValueType::String, "run", "run folder", {}},
+      {"alpha.scale", ValueType::Number, 1.0, "scale of alpha's values", {}},
+      {"alpha.chunks", ValueType::Integer, 8, "chunks of alpha's work", {}},
+      {"beta.offset", ValueType::Number, 0.0, "added to beta's sum", {}},
+      {"gamma.enabled", ValueType::Boolean, false, "whether gamma runs", {}},
+  };
+  return schema;
+}
+
+Pipeline toy_pipeline(ToyCounters& counters) {
+  StageDef alpha{"alpha", "chunked values", {}, {"alpha"}, {}, 1, [](const Config&) { return true; },
+                 [&counters](RunContext& context, const StageRun& run) {
+                   ++counters.alpha_runs;
+                   const uint64_t chunks = static_cast<uint64_t>(context.config.get_int("alpha.chunks"));
+                   const double scale = context.config.get_number("alpha.scale");
+                   RunStore& store = context.store;
+                   if (!store.exists("/alpha/values")) {
+                     store.create_dataset("/alpha/values", {chunks * kValuesPerChunk}, DType::Float64);
+                   }
+                   ChunkLog log(store, run.name, chunks);
+                   Progress progress(context.runtime, "alpha", chunks - log.count_done(), "chunks", 1.0);
+                   // Round r: every rank takes its next pending chunk, then one collective write + commit.
+                   std::vector<uint64_t> pending;
+                   for (uint64_t c = 0; c < chunks; ++c) {
+                     if (!log.done(c)) pending.push_back(c);
+                   }
+                   const uint64_t ranks = static_cast<uint64_t>(store.world_size());
+                   const uint64_t rank = static_cast<uint64_t>(store.rank());
+                   for (uint64_t round = 0; round * ranks < pending.size(); ++round) {
+                     context.runtime.throw_if_stop_requested();
+                     const uint64_t index = round * ranks + rank;
+                     std::vector<double> values;
+                     uint64_t first_row = 0;
+                     std::vector<uint64_t> committed;
+                     if (index < pending.size()) {
+                       const uint64_t chunk = pending[index];
+                       first_row = chunk * kValuesPerChunk;
+                       values.resize(kValuesPerChunk);
+                       for (uint64_t i = 0; i < kValuesPerChunk; ++i) values[i] = static_cast<double>(first_row + i) * scale;
+                       counters.chunks_computed.push_back(chunk);
+                       committed.push_back(chunk);
+                     }
+                     store.write_rows("/alpha/values", first_row, values.size(), values.data(), DType::Float64);
+                     log.commit(committed);
+                     progress.add(committed.size());
+                     if (counters.after_commit) counters.after_commit(log.count_done());
+                   }
+                   progress.finish();
+                 }};
+  StageDef beta{"beta", "sum of alpha", {"alpha"}, {"beta"}, {}, 1, [](const Config&) { return true; },
+                [&counters](RunContext& context, const StageRun&) {
+                  ++counters.beta_runs;
+                  const std::vector<double> values = context.store.read_all<double>("/alpha/values");
+                  double sum = context.config.get_number("beta.offset");
+                  for (double value : values) sum += value;
+                  context.store.create_dataset("/beta/sum", {1}, DType::Float64);
+                  context.store.write_rows("/beta/sum", 0, context.store.rank() == 0 ? 1 : 0, &sum, DType::Float64);
+                }};
+  StageDef gamma{"gamma", "optional", {"beta"}, {"gamma"}, {}, 1,
+                 [](const Config& config) { return config.get_bool("gamma.enabled"); },
+                 [](RunContext& context, const StageRun&) {
+                   context.store.create_dataset("/gamma/flag", {1}, DType::Int32);
+                   const int32_t one = 1;
+                   context.store.write_rows("/gamma/flag", 0, context.store.rank() == 0 ? 1 : 0, &one, DType::Int32);
+                 }};
+  return Pipeline({alpha, beta, gamma});
+}
+
+}  // namespace grlm::test
