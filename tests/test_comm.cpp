@@ -5,6 +5,7 @@
 #include <numeric>
 
 #include "grlm/core/comm.hpp"
+#include "grlm/core/error.hpp"
 #include "grlm/core/progress.hpp"
 #include "test_support.hpp"
 
@@ -89,6 +90,29 @@ TEST(Progress, RankZeroCountsTheWorkOfAllRanks) {
   } else {
     EXPECT_EQ(counted, 50u * (static_cast<uint64_t>(comm().rank()) + 1));
   }
+}
+
+}  // namespace
+}  // namespace grlm
+
+namespace grlm {
+namespace {
+
+TEST(LocalComm, OneRankCollectivesCopySendToReceive) {
+  auto local = make_local_communicator();
+  EXPECT_EQ(local->size(), 1);
+  const std::vector<float> send = {1.5f, -2.0f, 3.0f};
+  std::vector<float> recv(3, 0.0f);
+  local->all_reduce(send.data(), recv.data(), 3, DType::Float32, ReduceOp::Sum);
+  EXPECT_EQ(recv, send);
+  std::vector<float> gathered(3, 0.0f);
+  local->all_gather(send.data(), gathered.data(), 3, DType::Float32);
+  EXPECT_EQ(gathered, send);
+  std::vector<float> exchanged(3, 0.0f);
+  local->start_exchange(send.data(), 3, 0, exchanged.data(), 3, 0, DType::Float32)->wait();
+  EXPECT_EQ(exchanged, send);
+  EXPECT_THROW(local->broadcast(recv.data(), 3, DType::Float32, 1), Error);
+  EXPECT_EQ(all_gather_bytes(*local, "abc"), std::vector<std::string>{"abc"});
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "grlm/core/comm.hpp"
 
 #include <algorithm>
+#include <cstring>
 
 #include "grlm/core/error.hpp"
 
@@ -58,5 +59,48 @@ std::string broadcast_bytes(Communicator& comm, std::string bytes, int root) {
   if (size > 0) comm.broadcast(bytes.data(), static_cast<size_t>(size), DType::UInt8, root);
   return bytes;
 }
+
+namespace {
+
+class LocalExchange final : public PendingExchange {
+ public:
+  void wait() override {}
+};
+
+class LocalCommunicator final : public Communicator {
+ public:
+  int rank() const override { return 0; }
+  int size() const override { return 1; }
+  std::string_view backend() const override { return "local"; }
+  void all_reduce(const void* send, void* recv, size_t count, DType dtype, ReduceOp) override {
+    copy(send, recv, count, dtype);
+  }
+  void all_gather(const void* send, void* recv, size_t count, DType dtype) override { copy(send, recv, count, dtype); }
+  void reduce_scatter(const void* send, void* recv, size_t count, DType dtype, ReduceOp) override {
+    copy(send, recv, count, dtype);
+  }
+  void broadcast(void*, size_t, DType, int root) override { check_peer(root); }
+  std::unique_ptr<PendingExchange> start_exchange(const void* send, size_t send_count, int dest, void* recv,
+                                                  size_t recv_count, int source, DType dtype) override {
+    check_peer(dest);
+    check_peer(source);
+    if (send_count != recv_count) throw Error("local exchange: send and receive counts differ");
+    copy(send, recv, send_count, dtype);
+    return std::make_unique<LocalExchange>();
+  }
+  void barrier() override {}
+
+ private:
+  static void copy(const void* send, void* recv, size_t count, DType dtype) {
+    if (send != recv && count > 0) std::memmove(recv, send, count * dtype_size(dtype));
+  }
+  static void check_peer(int peer) {
+    if (peer != 0) throw Error(cat("local communicator has one rank; rank ", peer, " does not exist"));
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Communicator> make_local_communicator() { return std::make_unique<LocalCommunicator>(); }
 
 }  // namespace grlm

@@ -67,6 +67,7 @@ std::vector<StageOutcome> Pipeline::run(RunContext& context, const PipelineOptio
   std::vector<StageOutcome> outcomes;
   bool forced = false;
   for (const StageDef& stage_def : stages_) {
+    context.runtime.throw_if_stop_requested();
     forced = forced || (options.from && *options.from == stage_def.name);
     if (!stage_def.enabled(context.config)) {
       outcomes.push_back({stage_def.name, "disabled by config", 0});

@@ -69,6 +69,10 @@ std::vector<std::string> all_gather_bytes(Communicator& comm, const std::string&
 // Rank `root` sends a byte string; every rank returns it.
 std::string broadcast_bytes(Communicator& comm, std::string bytes, int root);
 
+// A communicator of one rank in this process (no MPI): collectives copy send to receive. For
+// single-process tools and GPU checks, and as the bootstrap of a one-GPU NCCL communicator.
+std::unique_ptr<Communicator> make_local_communicator();
+
 // A communicator over MPI_COMM_WORLD (duplicated, so its traffic never mixes with other users').
 std::unique_ptr<Communicator> make_mpi_world_communicator();
 
