@@ -133,6 +133,25 @@ TEST(CatalogErrors, ItemThatIsNotAnObjectIsNamed) {
   EXPECT_MESSAGE_HAS(input_error_of([&] { load_catalog(file, items); }), "item \"1\": expected an object");
 }
 
+TEST(CatalogErrors, TopLevelThatIsNotAnObjectOrEmptyIsAnError) {
+  ItemTable items;
+  EXPECT_MESSAGE_HAS(input_error_of([&] { load_catalog(scratch_file("bad6.json", R"([{"title": "a"}])"), items); }),
+                     "expected a JSON object keyed by item id");
+  EXPECT_MESSAGE_HAS(input_error_of([&] { load_catalog(scratch_file("bad7.json", "{}"), items); }), "no items");
+  EXPECT_MESSAGE_HAS(input_error_of([&] { load_catalog(scratch_file("bad8.json", R"({"1": {}} {"2": {}})"), items); }),
+                     "not valid JSON");
+}
+
+TEST(Catalog, NestedExtraFieldsAreKeptWhole) {
+  const auto file = scratch_file("ok2.json", R"({"x": {"title": "T", "price": 9.5, "related": {"also_bought": ["a", "b"],
+                                                 "rank": [1, {"k": null}]}, "sid": "s"}})");
+  ItemTable items;
+  const Catalog catalog = load_catalog(file, items);
+  EXPECT_EQ(catalog.items[0].title, "T");
+  EXPECT_EQ(catalog.items[0].extra.dump(),
+            R"({"price":9.5,"related":{"also_bought":["a","b"],"rank":[1,{"k":null}]},"sid":"s"})");
+}
+
 TEST(Catalog, CategoryPathsAndMissingFields) {
   const auto file = scratch_file("ok1.json", R"({"a": {"categories": [["Beauty", "Hair"], ["Beauty", "Skin"]]},
                                                  "b": {"title": null, "categories": ["Beauty", "Nails"]}})");

@@ -18,7 +18,7 @@ Runtime& runtime() { return *g_runtime; }
 
 std::filesystem::path scratch_dir(const std::string& name) {
   const char* binary_dir = std::getenv("GRLM_BINARY_DIR");
-  const std::filesystem::path root = std::filesystem::path(binary_dir ? binary_dir : ".") / "test-scratch";
+  const std::filesystem::path root = std::filesystem::path(binary_dir ? binary_dir : GRLM_TEST_BINARY_DIR) / "test-scratch";
   const std::filesystem::path dir = root / (name + "-np" + std::to_string(runtime().world_size()));
   if (runtime().is_root()) {
     std::filesystem::remove_all(dir);
@@ -30,7 +30,7 @@ std::filesystem::path scratch_dir(const std::string& name) {
 
 std::filesystem::path shared_data(const std::string& relative) {
   const char* source_dir = std::getenv("GRLM_SOURCE_DIR");
-  return std::filesystem::path(source_dir ? source_dir : ".") / ".." / "shared" / "data" / relative;
+  return std::filesystem::path(source_dir ? source_dir : GRLM_TEST_SOURCE_DIR) / ".." / "shared" / "data" / relative;
 }
 
 // On ranks other than 0: only failures, with the rank, so a rank-local failure is visible.

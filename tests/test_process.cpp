@@ -25,12 +25,12 @@ std::string env_or(const char* name, const std::string& fallback) {
 }
 
 std::string binary(const std::string& name) {
-  const std::string dir = env_or("GRLM_BINARY_DIR", ".");
+  const std::string dir = env_or("GRLM_BINARY_DIR", GRLM_TEST_BINARY_DIR);
   return name == "grlm" ? dir + "/grlm" : dir + "/tests/" + name;
 }
 
 std::string mpirun(int ranks) {
-  return env_or("GRLM_MPIEXEC", "mpirun") + " -np " + std::to_string(ranks) + " --oversubscribe ";
+  return env_or("GRLM_MPIEXEC", GRLM_TEST_MPIEXEC) + " -np " + std::to_string(ranks) + " --oversubscribe ";
 }
 
 ProcessResult run(const std::string& command) {
@@ -48,7 +48,7 @@ ProcessResult run(const std::string& command) {
 }
 
 std::filesystem::path fresh_dir(const std::string& name) {
-  const auto dir = std::filesystem::path(env_or("GRLM_BINARY_DIR", ".")) / "test-scratch" / ("process-" + name);
+  const auto dir = std::filesystem::path(env_or("GRLM_BINARY_DIR", GRLM_TEST_BINARY_DIR)) / "test-scratch" / ("process-" + name);
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir;

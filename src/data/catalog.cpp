@@ -50,11 +50,8 @@ std::string categories_text(const Json& item, const std::string& where) {
 }  // namespace
 
 Catalog load_catalog(const std::filesystem::path& file, ItemTable& items) {
-  const JsonObjectFile parsed = read_json_object_file(file, "catalog");
   Catalog catalog;
-  catalog.items.reserve(parsed.keys_in_order.size());
-  for (const std::string& id : parsed.keys_in_order) {
-    const Json& item = parsed.document.at(id);
+  for_each_json_entry(file, "catalog", [&](const std::string& id, Json& item) {
     const std::string where = cat("catalog ", file.string(), ": item \"", id, "\"");
     if (id.empty()) throw InputError(cat("catalog ", file.string(), ": an item id is empty"));
     if (!item.is_object()) throw InputError(cat(where, ": expected an object of fields, got ", item.dump()));
@@ -62,15 +59,15 @@ Catalog load_catalog(const std::filesystem::path& file, ItemTable& items) {
     entry.title = optional_text(item, "title", where);
     entry.description = optional_text(item, "description", where);
     entry.categories = categories_text(item, where);
-    for (const auto& [field, value] : item.items()) {
-      if (field != "title" && field != "description" && field != "categories") entry.extra[field] = value;
+    for (auto& [field, value] : item.items()) {
+      if (field != "title" && field != "description" && field != "categories") entry.extra[field] = std::move(value);
     }
     const ItemIndex row = items.intern(id);
     if (row != catalog.items.size()) {
       throw InputError(cat(where, ": the catalog must be loaded first, before other files add items"));
     }
     catalog.items.push_back(std::move(entry));
-  }
+  });
   if (catalog.items.empty()) throw InputError(cat("catalog ", file.string(), ": no items"));
   return catalog;
 }

@@ -12,7 +12,7 @@ ItemIndex ItemTable::intern(const std::string& id) {
   return position->second;
 }
 
-std::optional<ItemIndex> ItemTable::find(const std::string& id) const {
+std::optional<ItemIndex> ItemTable::find(std::string_view id) const {
   const auto position = rows_.find(id);
   if (position == rows_.end()) return std::nullopt;
   return position->second;

@@ -39,10 +39,11 @@ Interactions load_interactions(const std::filesystem::path& file, ItemTable& ite
   const std::string text = read_file_bytes(file);
   Interactions interactions;
   std::unordered_map<std::string, size_t> line_of_user;
+  interactions.items.reserve(text.size() / 6);
   for_each_line(text, [&](size_t line_number, std::string_view line) {
-    const std::string where = cat("interactions ", file.string(), ": line ", line_number);
+    auto where = [&] { return cat("interactions ", file.string(), ": line ", line_number); };
     if (const auto bad = find_invalid_utf8(line)) {
-      throw InputError(cat(where, ", column ", *bad + 1, ": invalid UTF-8 byte sequence"));
+      throw InputError(cat(where(), ", column ", *bad + 1, ": invalid UTF-8 byte sequence"));
     }
     bool is_user_field = true;
     std::string user;
@@ -52,22 +53,21 @@ Interactions load_interactions(const std::filesystem::path& file, ItemTable& ite
         is_user_field = false;
         return;
       }
-      const std::string id(field);
-      if (closed_items) {
-        const std::optional<ItemIndex> row = items.find(id);
-        if (!row) throw InputError(cat(where, ": user \"", user, "\": item id \"", id, "\" is not in the catalog"));
+      if (const std::optional<ItemIndex> row = items.find(field)) {
         interactions.items.push_back(*row);
+      } else if (closed_items) {
+        throw InputError(cat(where(), ": user \"", user, "\": item id \"", field, "\" is not in the catalog"));
       } else {
-        interactions.items.push_back(items.intern(id));
+        interactions.items.push_back(items.intern(std::string(field)));
       }
     });
-    if (is_user_field) throw InputError(cat(where, ": empty line (expected 'user_id item_id item_id ...')"));
+    if (is_user_field) throw InputError(cat(where(), ": empty line (expected 'user_id item_id item_id ...')"));
     if (interactions.items.size() == interactions.offsets.back()) {
-      throw InputError(cat(where, ": user \"", user, "\" has no items"));
+      throw InputError(cat(where(), ": user \"", user, "\" has no items"));
     }
     const auto [earlier, inserted] = line_of_user.try_emplace(user, line_number);
     if (!inserted) {
-      throw InputError(cat(where, ": user \"", user, "\" appears again (first on line ", earlier->second, ")"));
+      throw InputError(cat(where(), ": user \"", user, "\" appears again (first on line ", earlier->second, ")"));
     }
     interactions.user_ids.push_back(std::move(user));
     interactions.offsets.push_back(interactions.items.size());

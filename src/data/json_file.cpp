@@ -18,48 +18,40 @@ std::string read_file_bytes(const std::filesystem::path& file) {
 
 namespace {
 
-// SAX pass that records the item ids (keys at depth 1) in file order and stops at a repeated one.
-// nlohmann's callback parser rescans the parent object at every object end (quadratic), hence a
-// separate pass before the plain DOM parse.
-class TopLevelKeys : public nlohmann::json_sax<nlohmann::json> {
+// SAX handler that assembles one top-level entry at a time: the value of each item id is built
+// as a small DOM and handed over as soon as it is complete.
+class EntryStream : public nlohmann::json_sax<nlohmann::json> {
  public:
-  std::vector<std::string> keys;
-  std::string repeated;
+  using Json = nlohmann::json;
+  using OnEntry = std::function<void(const std::string&, Json&)>;
+  EntryStream(const OnEntry& on_entry, std::string where) : on_entry_(on_entry), where_(std::move(where)) {}
+
   size_t error_byte = 0;
   std::string error_text;
 
-  bool null() override { return true; }
-  bool boolean(bool) override { return true; }
-  bool number_integer(number_integer_t) override { return true; }
-  bool number_unsigned(number_unsigned_t) override { return true; }
-  bool number_float(number_float_t, const string_t&) override { return true; }
-  bool string(string_t&) override { return true; }
-  bool binary(binary_t&) override { return true; }
-  bool start_object(std::size_t) override {
-    ++depth_;
-    return true;
+  bool null() override { return add(Json()); }
+  bool boolean(bool value) override { return add(Json(value)); }
+  bool number_integer(number_integer_t value) override { return add(Json(value)); }
+  bool number_unsigned(number_unsigned_t value) override { return add(Json(value)); }
+  bool number_float(number_float_t value, const string_t&) override { return add(Json(value)); }
+  bool string(string_t& value) override { return add(Json(std::move(value))); }
+  bool binary(binary_t&) override { return add(Json()); }
+  bool start_object(std::size_t) override { return open(Json::object()); }
+  bool start_array(std::size_t) override {
+    if (!in_top_) throw InputError(cat(where_, ": expected a JSON object keyed by item id at the top"));
+    return open(Json::array());
   }
   bool key(string_t& key) override {
-    if (depth_ != 1) return true;
-    if (!seen_.insert(key).second) {
-      repeated = key;
-      return false;
+    if (!stack_.empty()) {
+      pending_key_ = std::move(key);
+      return true;
     }
-    keys.push_back(key);
+    if (!seen_.insert(key).second) throw InputError(cat(where_, ": item id \"", key, "\" appears twice"));
+    id_ = std::move(key);
     return true;
   }
-  bool end_object() override {
-    --depth_;
-    return true;
-  }
-  bool start_array(std::size_t) override {
-    ++depth_;
-    return true;
-  }
-  bool end_array() override {
-    --depth_;
-    return true;
-  }
+  bool end_object() override { return close(); }
+  bool end_array() override { return close(); }
   bool parse_error(std::size_t position, const std::string&, const nlohmann::detail::exception& error) override {
     error_byte = position;
     error_text = error.what();
@@ -67,36 +59,75 @@ class TopLevelKeys : public nlohmann::json_sax<nlohmann::json> {
   }
 
  private:
-  int depth_ = 0;
+  bool open(Json container) {
+    if (!in_top_) {  // the top-level object itself
+      if (!container.is_object()) throw InputError(cat(where_, ": expected a JSON object keyed by item id at the top"));
+      in_top_ = true;
+      return true;
+    }
+    if (stack_.empty()) {
+      entry_ = std::move(container);
+      stack_.push_back(&entry_);
+    } else {
+      stack_.push_back(&insert(std::move(container)));
+    }
+    return true;
+  }
+  bool close() {
+    if (stack_.empty()) return true;  // end of the top-level object
+    stack_.pop_back();
+    if (stack_.empty()) on_entry_(id_, entry_);
+    return true;
+  }
+  bool add(Json value) {
+    if (!in_top_) throw InputError(cat(where_, ": expected a JSON object keyed by item id at the top"));
+    if (stack_.empty()) {
+      on_entry_(id_, value);
+    } else {
+      insert(std::move(value));
+    }
+    return true;
+  }
+  // Children are only appended to the innermost open container, so pointers to the open
+  // containers stay valid until they close.
+  Json& insert(Json value) {
+    Json& parent = *stack_.back();
+    if (parent.is_array()) {
+      parent.push_back(std::move(value));
+      return parent.back();
+    }
+    Json& slot = parent[pending_key_];
+    slot = std::move(value);
+    return slot;
+  }
+
+  const OnEntry& on_entry_;
+  std::string where_;
+  bool in_top_ = false;
+  std::string id_;
+  std::string pending_key_;
+  Json entry_;
+  std::vector<Json*> stack_;
   std::unordered_set<std::string> seen_;
 };
 
 }  // namespace
 
-JsonObjectFile read_json_object_file(const std::filesystem::path& file, std::string_view what) {
+void for_each_json_entry(const std::filesystem::path& file, std::string_view what,
+                         const std::function<void(const std::string& id, nlohmann::json& value)>& on_entry) {
   const std::string text = read_file_bytes(file);
   if (const auto bad = find_invalid_utf8(text)) {
     throw InputError(cat(what, " ", file.string(), ": ", describe_position(text, *bad),
                          ": invalid UTF-8 byte sequence"));
   }
-  TopLevelKeys scan;
-  if (!nlohmann::json::sax_parse(text, &scan)) {
-    if (!scan.repeated.empty()) {
-      throw InputError(cat(what, " ", file.string(), ": item id \"", scan.repeated, "\" appears twice"));
-    }
+  EntryStream stream(on_entry, cat(what, " ", file.string()));
+  if (!nlohmann::json::sax_parse(text, &stream)) {
     // error_byte is 1-based and points just past the offending character.
-    const size_t offset = scan.error_byte > 0 ? scan.error_byte - 1 : 0;
-    std::string reason = scan.error_text;
+    const size_t offset = stream.error_byte > 0 ? stream.error_byte - 1 : 0;
+    std::string reason = stream.error_text;
     if (const size_t colon = reason.find(": "); colon != std::string::npos) reason = reason.substr(colon + 2);
     throw InputError(cat(what, " ", file.string(), ": ", describe_position(text, offset), ": not valid JSON: ", reason));
   }
-  JsonObjectFile result;
-  result.document = nlohmann::json::parse(text);
-  if (!result.document.is_object()) {
-    throw InputError(cat(what, " ", file.string(), ": expected a JSON object keyed by item id at the top"));
-  }
-  result.keys_in_order = std::move(scan.keys);
-  return result;
 }
 
 }  // namespace grlm

@@ -7,10 +7,8 @@
 namespace grlm {
 
 TidTable load_tids(const std::filesystem::path& file, ItemTable& items, bool closed_items) {
-  const JsonObjectFile parsed = read_json_object_file(file, "TID file");
   TidTable table;
-  for (const std::string& id : parsed.keys_in_order) {
-    const nlohmann::json& words = parsed.document.at(id);
+  for_each_json_entry(file, "TID file", [&](const std::string& id, nlohmann::json& words) {
     const std::string where = cat("TID file ", file.string(), ": item \"", id, "\"");
     if (!words.is_array() || words.size() != 5 ||
         !std::all_of(words.begin(), words.end(), [](const auto& word) { return word.is_string(); })) {
@@ -29,7 +27,7 @@ TidTable load_tids(const std::filesystem::path& file, ItemTable& items, bool clo
     for (size_t i = 0; i < 5; ++i) tid[i] = words[i].get<std::string>();
     table.tids[row] = std::move(tid);
     table.has[row] = 1;
-  }
+  });
   fit_tids_to_items(table, items);
   return table;
 }

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -23,21 +24,26 @@ class ItemTable {
  public:
   // Adds the id when new; returns its row either way.
   ItemIndex intern(const std::string& id);
-  std::optional<ItemIndex> find(const std::string& id) const;
+  std::optional<ItemIndex> find(std::string_view id) const;
   const std::string& id(ItemIndex index) const { return ids_[index]; }
   const std::vector<std::string>& ids() const { return ids_; }
   size_t size() const { return ids_.size(); }
 
  private:
+  // Looks ids up by string_view, so the loaders never build a std::string per token.
+  struct IdHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view id) const { return std::hash<std::string_view>{}(id); }
+  };
   std::vector<std::string> ids_;
-  std::unordered_map<std::string, ItemIndex> rows_;
+  std::unordered_map<std::string, ItemIndex, IdHash, std::equal_to<>> rows_;
 };
 
 struct CatalogItem {
   std::string title;        // empty when absent
   std::string description;  // empty when absent
   std::string categories;   // "A > B > C"; a list of paths is joined with " | "
-  nlohmann::json extra = nlohmann::json::object();  // other fields, kept as given
+  nlohmann::json extra;     // other fields, kept as given (null when there are none)
 };
 
 // Catalog rows follow the item table: catalog.items[i] describes items.id(i).

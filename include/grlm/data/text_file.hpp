@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -22,14 +23,11 @@ std::optional<size_t> find_invalid_utf8(std::string_view text);
 // 1-based line and column of a byte offset, as "line 12, column 7".
 std::string describe_position(std::string_view text, size_t byte_offset);
 
-// A JSON file whose top level is an object keyed by item id, with the ids in file order (item
-// order is the file's order; nlohmann::ordered_json would cost O(n^2) to build for big catalogs).
-struct JsonObjectFile {
-  nlohmann::json document;
-  std::vector<std::string> keys_in_order;
-};
-
-// Errors name the file, line and column (invalid UTF-8 included) or the repeated item id.
-JsonObjectFile read_json_object_file(const std::filesystem::path& file, std::string_view what);
+// Streams a JSON file whose top level is an object keyed by item id: calls `on_entry(id, value)`
+// for each entry in file order, with only that entry's value in memory (a 1 M-item catalog never
+// becomes one DOM). Errors name the file, line and column (invalid UTF-8 included), a repeated
+// item id, or a top level that is not an object; `on_entry` may throw its own InputError.
+void for_each_json_entry(const std::filesystem::path& file, std::string_view what,
+                         const std::function<void(const std::string& id, nlohmann::json& value)>& on_entry);
 
 }  // namespace grlm
