@@ -17,7 +17,7 @@ APT_PACKAGES=(
   build-essential cmake pkg-config ccache git
   openmpi-bin libopenmpi-dev libhdf5-openmpi-dev hdf5-tools
   nlohmann-json3-dev libboost-program-options-dev libgtest-dev libgmock-dev
-  libpcre2-dev libxxhash-dev
+  libpcre2-dev libxxhash-dev libutf8proc-dev
 )
 
 as_root() {

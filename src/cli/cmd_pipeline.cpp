@@ -122,8 +122,6 @@ std::vector<Command> pipeline_commands() {
   std::vector<Command> list = {pipeline_run_command()};
   const Pipeline pipeline = grlm_pipeline();
   for (const StageDef& stage : pipeline.stages()) list.push_back(stage_command(stage));
-  list.push_back(tool_not_built("tokenize", "encode or decode JSON Lines text with a Hugging Face tokenizer.json",
-                                "--tokenizer PATH [--input FILE] [--output FILE] [--decode]"));
   list.push_back(tool_not_built("generate", "generate continuations with a Qwen2/Qwen3 checkpoint",
                                 "--model DIR --input prompts.jsonl --output out.jsonl [options]"));
   list.push_back(tool_not_built("score", "teacher-forced log-probabilities of token sequences",

@@ -23,6 +23,7 @@ const std::vector<Command>& commands() {
     std::vector<Command> list = pipeline_commands();
     list.push_back(synth_command());
     list.push_back(inspect_command());
+    list.push_back(tokenize_command());
     return list;
   }();
   return all;

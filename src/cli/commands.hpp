@@ -32,6 +32,7 @@ po::options_description config_options();
 // `grlm synth`, `grlm inspect`, pipeline and stage commands, tools not built yet.
 Command synth_command();
 Command inspect_command();
+Command tokenize_command();
 std::vector<Command> pipeline_commands();
 
 // Parses the command line, runs the command, returns the exit code. UsageError from parsing is
