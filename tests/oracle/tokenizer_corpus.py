@@ -97,13 +97,15 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", required=True, help="../shared/data/beauty")
     parser.add_argument("--out", required=True)
+    parser.add_argument("--natural-only", action="store_true", help="leave out the adversarial strings")
     args = parser.parse_args()
     rng = random.Random(20261126)
     catalog = json.load(open(f"{args.data}/beauty.item.head.json", encoding="utf-8"))
     tids = json.load(open(f"{args.data}/beauty_item_id2tid.json", encoding="utf-8"))
     interactions = open(f"{args.data}/sequential_data.txt", encoding="utf-8").read().splitlines()
     corpus = catalog_strings(catalog) + tid_strings(tids) + prompt_strings(interactions, tids, catalog, 300)
-    corpus += adversarial_strings(rng, 4000)
+    if not args.natural_only:
+        corpus += adversarial_strings(rng, 4000)
     with open(args.out, "w", encoding="utf-8") as out:
         for text in corpus:
             out.write(json.dumps(text, ensure_ascii=False) + "\n")
