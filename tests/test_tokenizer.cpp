@@ -24,6 +24,11 @@ std::vector<nlohmann::json> read_jsonl(const std::filesystem::path& file) {
   return lines;
 }
 
+std::string read_test_file(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
 std::filesystem::path oracle_file(const char* name) {
   const char* dir = std::getenv("GRLM_TOKENIZER_ORACLE_DIR");
   return std::filesystem::path(dir ? dir : GRLM_TEST_BINARY_DIR "/test-scratch/tokenizer-oracle") / name;
@@ -148,6 +153,105 @@ TEST(TokenizerErrors, CorruptOrUnsupportedFilesNameTheField) {
             std::string::npos)
       << nested;
   EXPECT_THROW(Tokenizer::load("/nonexistent/tokenizer.json"), InputError);
+}
+
+}  // namespace
+}  // namespace grlm
+
+namespace grlm {
+namespace {
+
+TEST(Batching, TruncateFromEitherSide) {
+  std::vector<TokenId> right = {1, 2, 3, 4, 5};
+  truncate(right, 3, Side::Right);
+  EXPECT_EQ(right, (std::vector<TokenId>{1, 2, 3}));
+  std::vector<TokenId> left = {1, 2, 3, 4, 5};
+  truncate(left, 2, Side::Left);
+  EXPECT_EQ(left, (std::vector<TokenId>{4, 5}));
+  std::vector<TokenId> unlimited = {1, 2};
+  truncate(unlimited, 0, Side::Right);
+  EXPECT_EQ(unlimited, (std::vector<TokenId>{1, 2}));
+}
+
+TEST(Batching, PadLeftAndRightWithAttentionMask) {
+  const std::vector<std::vector<TokenId>> sequences = {{7, 8, 9}, {5}};
+  const PaddedBatch left = pad_batch(sequences, 0, Side::Left);
+  EXPECT_EQ(left.columns, 3u);
+  EXPECT_EQ(left.ids, (std::vector<TokenId>{7, 8, 9, 0, 0, 5}));
+  EXPECT_EQ(left.attention_mask, (std::vector<uint8_t>{1, 1, 1, 0, 0, 1}));
+  const PaddedBatch right = pad_batch(sequences, -1, Side::Right, 4);
+  EXPECT_EQ(right.columns, 4u);
+  EXPECT_EQ(right.ids, (std::vector<TokenId>{7, 8, 9, -1, 5, -1, -1, -1}));
+  EXPECT_EQ(right.attention_mask, (std::vector<uint8_t>{1, 1, 1, 0, 1, 0, 0, 0}));
+}
+
+TEST(TokenizerConfigFile, Qwen3SpecialTokens) {
+  const TokenizerConfig config = load_tokenizer_config(test::shared_data("../models/qwen3-tokenizer"));
+  EXPECT_EQ(config.eos_token, "<|im_end|>");
+  EXPECT_EQ(config.pad_token, "<|endoftext|>");
+  EXPECT_FALSE(config.bos_token.has_value());
+  EXPECT_TRUE(config.has_chat_template);
+}
+
+TEST(WordLevelTokenizer, BuiltFromTidsAndTitlesEncodesAsTheTokenizersLibraryLoadsIt) {
+  // Vocabulary: every TID term of the Beauty data, the format words, frequent title words.
+  const auto tid_document = nlohmann::json::parse(read_test_file(test::shared_data("beauty/beauty_item_id2tid.json")));
+  std::vector<std::string> required = {"item", "text", "id", ":", "[", "]", ",", "title", "none."};
+  std::vector<std::string> corpus;
+  for (const auto& [id, words] : tid_document.items()) {
+    std::string line = "Item text ID: [";
+    for (size_t k = 0; k < words.size(); ++k) {
+      required.push_back(words[k].get<std::string>());
+      line += (k ? ", " : "") + words[k].get<std::string>();
+    }
+    corpus.push_back(line + "] Title: None.");
+  }
+  const auto catalog = nlohmann::json::parse(read_test_file(test::shared_data("beauty/beauty.item.head.json")));
+  for (const auto& [id, item] : catalog.items()) {
+    corpus.push_back(item.value("title", ""));
+    corpus.push_back(item.value("description", ""));
+  }
+  WordLevelSpec spec;
+  spec.required_words = required;
+  spec.min_count = 3;
+  const std::string json = build_word_level_tokenizer(corpus, spec);
+  const Tokenizer tokenizer = Tokenizer::from_json(json, "word-level");
+  EXPECT_EQ(tokenizer.model_type(), "WordLevel");
+  EXPECT_EQ(tokenizer.token_to_id("<unk>"), 0);
+  EXPECT_EQ(tokenizer.token_to_id("<|im_end|>"), 4);
+  // A TID line is all known words: no <unk>.
+  const std::vector<TokenId> ids = tokenizer.encode("Item text ID: [hair-mask, color-lock, citrus, protein, unisex]");
+  EXPECT_EQ(ids.size(), 15u);  // item text id : [ w1 , w2 , w3 , w4 , w5 ]
+  EXPECT_EQ(std::count(ids.begin(), ids.end(), 0), 0);
+  EXPECT_EQ(tokenizer.decode(ids), "item text id : [ hair-mask , color-lock , citrus , protein , unisex ]");
+
+  // The tokenizers library loads the saved file and gives the same ids and decoded text.
+  const auto dir = std::filesystem::path(GRLM_TEST_BINARY_DIR) / "test-scratch" / "word-level";
+  std::filesystem::create_directories(dir);
+  test::write_text(dir / "tokenizer.json", json);
+  std::vector<std::string> samples(corpus.begin(), corpus.begin() + 2000);
+  samples.insert(samples.end(), corpus.end() - 400, corpus.end());
+  samples.push_back("Unknown WORDS zzqx <|im_start|>user\nÉlan vital — 100% [x]");
+  {
+    std::ofstream out(dir / "corpus.jsonl");
+    for (const std::string& sample : samples) out << nlohmann::json(sample).dump() << "\n";
+  }
+  const std::string command = std::string(GRLM_TEST_PYTHON) + " " + GRLM_TEST_SOURCE_DIR +
+                              "/tests/oracle/tokenizer_oracle.py --tokenizer " + (dir / "tokenizer.json").string() +
+                              " --corpus " + (dir / "corpus.jsonl").string() + " --out " + (dir / "expected.jsonl").string();
+  ASSERT_EQ(std::system(command.c_str()), 0) << command;
+  const auto expected = read_jsonl(dir / "expected.jsonl");
+  ASSERT_EQ(expected.size(), samples.size());
+  for (size_t i = 0; i < samples.size(); ++i) {
+    ASSERT_EQ(tokenizer.encode(samples[i]), expected[i]["ids"].get<std::vector<TokenId>>()) << samples[i];
+    ASSERT_EQ(tokenizer.decode(expected[i]["ids"].get<std::vector<TokenId>>()), expected[i]["decoded"].get<std::string>());
+  }
+}
+
+TEST(WordLevelTokenizer, RequiredWordThatIsNotOneWordIsRefused) {
+  WordLevelSpec spec;
+  spec.required_words = {"two words"};
+  EXPECT_THROW(build_word_level_tokenizer({}, spec), UsageError);
 }
 
 }  // namespace

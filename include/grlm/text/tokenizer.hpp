@@ -55,6 +55,47 @@ class Tokenizer {
   std::unique_ptr<Impl> impl_;
 };
 
+enum class Side { Left, Right };
+
+// Keeps at most `max_length` ids, dropping from the given side (0: no limit).
+void truncate(std::vector<TokenId>& ids, size_t max_length, Side side);
+
+// Sequences padded with `pad_id` to a common length (rounded up to a multiple of
+// `pad_to_multiple_of`), row-major, with 1 in the attention mask for real tokens.
+struct PaddedBatch {
+  size_t rows = 0;
+  size_t columns = 0;
+  std::vector<TokenId> ids;
+  std::vector<uint8_t> attention_mask;
+};
+PaddedBatch pad_batch(const std::vector<std::vector<TokenId>>& sequences, TokenId pad_id, Side side,
+                      size_t pad_to_multiple_of = 1);
+
+// The special tokens named by a tokenizer_config.json (strings, or {"content": ...} objects).
+struct TokenizerConfig {
+  std::optional<std::string> bos_token;
+  std::optional<std::string> eos_token;
+  std::optional<std::string> pad_token;
+  std::optional<std::string> unk_token;
+  bool has_chat_template = false;
+};
+// `path` is a tokenizer_config.json or a folder holding one; a missing file gives an empty config.
+TokenizerConfig load_tokenizer_config(const std::filesystem::path& path);
+
+// A word-level vocabulary for models trained from scratch: special tokens first, then the
+// required words (TID terms, format words), then corpus words by frequency.
+struct WordLevelSpec {
+  std::vector<std::string> special_tokens = {"<unk>", "<pad>", "<|endoftext|>", "<|im_start|>", "<|im_end|>"};
+  std::vector<std::string> required_words;  // always in the vocabulary, lowercased
+  size_t min_count = 2;                     // occurrences a corpus word needs
+  size_t max_vocab_size = 0;                // 0: no limit; specials and required words always stay
+};
+// Text is NFC-normalized and lowercased, then split into words (letters and digits, joined by
+// '-' or '\'') and single other characters; whitespace separates and is dropped; unknown words
+// become the first special token. Returns a tokenizer.json that `tokenizers` loads and encodes
+// identically.
+std::string build_word_level_tokenizer(const std::vector<std::string>& corpus, const WordLevelSpec& spec);
+
 // Replaces invalid UTF-8 sequences by U+FFFD, one per maximal invalid subpart (as Python and
 // Rust's from_utf8_lossy do).
 std::string to_valid_utf8(std::string_view text);

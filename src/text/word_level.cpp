@@ -1,0 +1,80 @@
+// Word-level tokenizers for models trained from scratch (GRLM's small models on TIDs).
+#include <algorithm>
+#include <map>
+#include <unordered_set>
+
+#include <nlohmann/json.hpp>
+
+#include "grlm/core/error.hpp"
+#include "grlm/text/tokenizer.hpp"
+#include "regex.hpp"
+#include "unicode.hpp"
+
+namespace grlm {
+namespace {
+
+// Words: runs of anything but whitespace and the TID delimiters [ ] , : which stand alone. TID
+// terms keep their inner punctuation whole ("hair-mask", "4.2-ounce", "100%", "l'oreal").
+constexpr const char* kWordPattern = R"([^\s\[\],:]+|[\[\],:])";
+
+std::string normalized(const std::string& text) {
+  return text::to_lowercase(text::normalize(to_valid_utf8(text), text::NormalForm::NFC));
+}
+
+}  // namespace
+
+std::string build_word_level_tokenizer(const std::vector<std::string>& corpus, const WordLevelSpec& spec) {
+  if (spec.special_tokens.empty()) throw UsageError("word-level tokenizer: the first special token is the unknown-word token; give at least one");
+  const text::Regex words(kWordPattern, "word-level tokenizer");
+  std::unordered_map<std::string, size_t> counts;
+  for (const std::string& text : corpus) {
+    const std::string lower = normalized(text);
+    for (const auto& [start, end] : words.find_all(lower)) ++counts[lower.substr(start, end - start)];
+  }
+  nlohmann::ordered_json vocab = nlohmann::ordered_json::object();
+  std::unordered_set<std::string> taken;
+  auto add = [&](const std::string& token) {
+    if (taken.insert(token).second) vocab[token] = static_cast<TokenId>(vocab.size());
+  };
+  for (const std::string& token : spec.special_tokens) add(token);
+  for (const std::string& word : spec.required_words) {
+    const std::string lower = normalized(word);
+    // A required word must survive pre-tokenization whole, or it could never be one token.
+    const auto pieces = words.find_all(lower);
+    if (pieces.size() != 1 || pieces[0].first != 0 || pieces[0].second != lower.size()) {
+      throw UsageError(cat("word-level tokenizer: required word '", word, "' is not one word (it holds whitespace "
+                           "or one of [ ] , : next to other characters)"));
+    }
+    add(lower);
+  }
+  std::vector<std::pair<std::string, size_t>> frequent;
+  for (const auto& [word, count] : counts) {
+    if (count >= spec.min_count && !taken.count(word)) frequent.emplace_back(word, count);
+  }
+  std::sort(frequent.begin(), frequent.end(), [](const auto& a, const auto& b) {
+    return a.second != b.second ? a.second > b.second : a.first < b.first;
+  });
+  for (const auto& [word, count] : frequent) {
+    if (spec.max_vocab_size != 0 && vocab.size() >= spec.max_vocab_size) break;
+    add(word);
+  }
+  nlohmann::ordered_json added = nlohmann::ordered_json::array();
+  for (const std::string& token : spec.special_tokens) {
+    added.push_back({{"id", vocab[token]}, {"content", token}, {"single_word", false}, {"lstrip", false},
+                     {"rstrip", false}, {"normalized", false}, {"special", true}});
+  }
+  const nlohmann::ordered_json tokenizer = {
+      {"version", "1.0"},
+      {"truncation", nullptr},
+      {"padding", nullptr},
+      {"added_tokens", added},
+      {"normalizer", {{"type", "Sequence"}, {"normalizers", {{{"type", "NFC"}}, {{"type", "Lowercase"}}}}}},
+      {"pre_tokenizer", {{"type", "Split"}, {"pattern", {{"Regex", kWordPattern}}}, {"behavior", "Removed"}, {"invert", true}}},
+      {"post_processor", nullptr},
+      {"decoder", nullptr},
+      {"model", {{"type", "WordLevel"}, {"vocab", vocab}, {"unk_token", spec.special_tokens.front()}}},
+  };
+  return tokenizer.dump(2);
+}
+
+}  // namespace grlm
