@@ -18,6 +18,7 @@ APT_PACKAGES=(
   openmpi-bin libopenmpi-dev libhdf5-openmpi-dev hdf5-tools
   nlohmann-json3-dev libboost-program-options-dev libgtest-dev libgmock-dev
   libpcre2-dev libxxhash-dev libutf8proc-dev
+  clang libclang-rt-14-dev
 )
 
 as_root() {
