@@ -256,3 +256,39 @@ TEST(WordLevelTokenizer, RequiredWordThatIsNotOneWordIsRefused) {
 
 }  // namespace
 }  // namespace grlm
+
+namespace grlm {
+namespace {
+
+// GPT-2 byte-level, Llama-style byte-fallback, Metaspace and WordLevel layouts trained by the
+// tokenizers library (tests/oracle/tokenizer_variants.py): same ids, templates and decodings.
+class TokenizerVariantParity : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(TokenizerVariantParity, IdsTemplatesAndDecodingEqualTheTokenizersLibrary) {
+  const std::string name = GetParam();
+  const Tokenizer tokenizer = Tokenizer::load(oracle_file("variants") / (name + ".json"));
+  const auto expected = read_jsonl(oracle_file("variants") / (name + ".expected.jsonl"));
+  ASSERT_GT(expected.size(), 4000u);
+  size_t mismatches = 0;
+  for (const auto& record : expected) {
+    const std::string text = record["text"];
+    const auto ids = record["ids"].get<std::vector<TokenId>>();
+    const bool same = tokenizer.encode(text) == ids &&
+                      tokenizer.encode(text, true) == record["ids_special"].get<std::vector<TokenId>>() &&
+                      tokenizer.decode(ids) == record["decoded"].get<std::string>() &&
+                      tokenizer.decode(ids, true) == record["decoded_skip_special"].get<std::string>();
+    if (!same && ++mismatches <= 3) {
+      ADD_FAILURE() << name << ": differs on " << nlohmann::json(text).dump().substr(0, 300) << "\nexpected ids "
+                    << record["ids"].dump().substr(0, 300) << "\ngot ids      "
+                    << nlohmann::json(tokenizer.encode(text)).dump().substr(0, 300) << "\nexpected text "
+                    << record["decoded"].dump().substr(0, 200) << "\ngot text      "
+                    << nlohmann::json(tokenizer.decode(ids)).dump().substr(0, 200);
+    }
+  }
+  EXPECT_EQ(mismatches, 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Layouts, TokenizerVariantParity, ::testing::Values("gpt2", "llama", "meta", "words"));
+
+}  // namespace
+}  // namespace grlm

@@ -66,6 +66,9 @@ std::unique_ptr<PostProcessor> make_post_processor(const Json& spec, const std::
 const std::array<std::string, 256>& byte_to_unicode();
 std::optional<uint8_t> unicode_to_byte(char32_t c);
 
+// The string field `key` of `object`; `fallback` when it is missing or null.
+std::string string_or(const Json& object, const char* key, const std::string& fallback);
+
 // The JSON field `key` of `object`, or an Error naming `where.key` when it is missing.
 const Json& required(const Json& object, const char* key, const std::string& where);
 

@@ -123,8 +123,8 @@ class StripDecoder final : public Decoder {
 class MetaspaceDecoder final : public Decoder {
  public:
   explicit MetaspaceDecoder(const Json& spec)
-      : replacement_(spec.value("replacement", std::string("\xE2\x96\x81"))),
-        strip_first_(spec.value("prepend_scheme", std::string(spec.value("add_prefix_space", true) ? "always" : "never")) != "never") {}
+      : replacement_(string_or(spec, "replacement", "\xE2\x96\x81")),
+        strip_first_(string_or(spec, "prepend_scheme", spec.value("add_prefix_space", true) ? "always" : "never") != "never") {}
   void decode_chain(std::vector<std::string>& tokens) const override {
     for (size_t i = 0; i < tokens.size(); ++i) {
       std::string out;

@@ -49,7 +49,7 @@ class WordLevel final : public Model {
  public:
   WordLevel(const Json& spec, const std::string& where)
       : vocab_(read_vocab(spec, where)), by_id_(reverse_vocab(vocab_, where)) {
-    const std::string unk = spec.value("unk_token", std::string("<unk>"));
+    const std::string unk = string_or(spec, "unk_token", "<unk>");
     const auto found = vocab_.find(unk);
     if (found != vocab_.end()) unk_id_ = found->second;
   }
@@ -95,15 +95,14 @@ class Bpe final : public Model {
   Bpe(const Json& spec, const std::string& where)
       : vocab_(read_vocab(spec, where)),
         by_id_(reverse_vocab(vocab_, where)),
-        continuing_subword_prefix_(spec.value("continuing_subword_prefix", std::string())),
-        end_of_word_suffix_(spec.value("end_of_word_suffix", std::string())),
+        continuing_subword_prefix_(string_or(spec, "continuing_subword_prefix", "")),
+        end_of_word_suffix_(string_or(spec, "end_of_word_suffix", "")),
         fuse_unk_(spec.value("fuse_unk", false)),
         byte_fallback_(spec.value("byte_fallback", false)),
         ignore_merges_(spec.value("ignore_merges", false)) {
     if (spec.contains("dropout") && !spec["dropout"].is_null()) {
       throw Error(cat(where, ".dropout: BPE dropout is a training-time option and is not supported"));
     }
-    if (spec.contains("continuing_subword_prefix") && spec["continuing_subword_prefix"].is_null()) continuing_subword_prefix_.clear();
     if (spec.contains("unk_token") && spec["unk_token"].is_string()) {
       const auto found = vocab_.find(spec["unk_token"].get<std::string>());
       if (found == vocab_.end()) throw Error(cat(where, ".unk_token: '", spec["unk_token"].get<std::string>(), "' is not in the vocabulary"));
@@ -287,7 +286,7 @@ class Bpe final : public Model {
 }  // namespace
 
 std::unique_ptr<Model> make_model(const Json& spec, const std::string& where) {
-  const std::string type = spec.value("type", std::string("BPE"));
+  const std::string type = string_or(spec, "type", "BPE");
   if (type == "BPE") return std::make_unique<Bpe>(spec, where);
   if (type == "WordLevel") return std::make_unique<WordLevel>(spec, where);
   throw Error(cat(where, ".type: model '", type, "' is not supported (supported: BPE, WordLevel)"));

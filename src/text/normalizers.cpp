@@ -140,6 +140,12 @@ std::unique_ptr<Normalizer> make_normalizer(const Json& spec, const std::string&
                   "Prepend, Replace, Sequence)"));
 }
 
+std::string string_or(const Json& object, const char* key, const std::string& fallback) {
+  const auto found = object.find(key);
+  if (found == object.end() || found->is_null()) return fallback;
+  return found->get<std::string>();
+}
+
 const Json& required(const Json& object, const char* key, const std::string& where) {
   if (!object.is_object() || !object.contains(key)) throw Error(cat(where, ": missing field '", key, "'"));
   return object[key];

@@ -221,8 +221,8 @@ class PatternSplit final : public PreTokenizer {
 class Metaspace final : public PreTokenizer {
  public:
   Metaspace(const Json& spec, const std::string& where)
-      : replacement_(spec.value("replacement", std::string("\xE2\x96\x81"))), split_(spec.value("split", true)) {
-    std::string scheme = spec.value("prepend_scheme", std::string());
+      : replacement_(string_or(spec, "replacement", "\xE2\x96\x81")), split_(spec.value("split", true)) {
+    std::string scheme = string_or(spec, "prepend_scheme", "");
     if (scheme.empty()) scheme = spec.value("add_prefix_space", true) ? "always" : "never";
     if (scheme == "first") {
       // Only the start of the whole text gets the prefix; pieces after an added token do not.

@@ -15,8 +15,9 @@ struct Regex::Compiled {
 // Oniguruma's Unicode \s: the White_Space property (PCRE2 adds U+180E and lacks U+0085).
 constexpr const char* kSpaceClass =
     "\\t\\n\\x{0B}\\f\\r\\x{20}\\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}";
-// Oniguruma's Unicode \w: letters, marks, decimal digits, connector punctuation.
-constexpr const char* kWordClass = "\\p{L}\\p{M}\\p{Nd}\\p{Pc}";
+// Oniguruma's Unicode \w (UTS #18): Alphabetic, marks, decimal digits, connector punctuation,
+// and the zero-width joiners.
+constexpr const char* kWordClass = "\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\p{Join_Control}";
 
 std::string oniguruma_compatible(const std::string& pattern) {
   std::string out;

@@ -24,7 +24,7 @@ class Regex {
   std::unique_ptr<Compiled> compiled_;
 };
 
-// Oniguruma (which `tokenizers` uses) and PCRE2 differ on \s (U+0085, U+180E) and \w (marks, other
+// Oniguruma (which `tokenizers` uses) and PCRE2 differ on \s (U+0085, U+180E) and \w (Alphabetic, marks, joiners; other
 // numbers): rewrites \s, \S, \w and \W into explicit classes with Oniguruma's meaning.
 std::string oniguruma_compatible(const std::string& pattern);
 

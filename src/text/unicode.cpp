@@ -162,7 +162,8 @@ std::string strip_accents(std::string_view text) {
   while (position < text.size()) {
     const size_t start = position;
     const char32_t c = next_code_point(text, position);
-    if (utf8proc_category(static_cast<utf8proc_int32_t>(c)) != UTF8PROC_CATEGORY_MN) {
+    const utf8proc_category_t category = utf8proc_category(static_cast<utf8proc_int32_t>(c));
+    if (category != UTF8PROC_CATEGORY_MN && category != UTF8PROC_CATEGORY_MC && category != UTF8PROC_CATEGORY_ME) {
       out.append(text.substr(start, position - start));
     }
   }

@@ -19,6 +19,6 @@ bool is_alphanumeric(char32_t c);  // Rust char::is_alphanumeric (letters and nu
 enum class NormalForm { NFC, NFD, NFKC, NFKD };
 std::string normalize(std::string_view text, NormalForm form);
 std::string to_lowercase(std::string_view text);  // per character, as Rust's char::to_lowercase
-std::string strip_accents(std::string_view text);  // drops combining marks (Mn)
+std::string strip_accents(std::string_view text);  // drops combining marks (Mn, Mc, Me)
 
 }  // namespace grlm::text
