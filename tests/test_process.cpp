@@ -164,9 +164,48 @@ TEST(Cli, UsageErrorsExitWithCodeTwo) {
 }
 
 TEST(Cli, ToolsNotBuiltYetSaySo) {
-  const ProcessResult tokenize = run(binary("grlm") + " tokenize --tokenizer x");
-  EXPECT_EQ(tokenize.exit_code, 3);
-  EXPECT_NE(tokenize.output.find("not built yet"), std::string::npos) << tokenize.output;
+  const ProcessResult generate = run(binary("grlm") + " generate --model x");
+  EXPECT_EQ(generate.exit_code, 3);
+  EXPECT_NE(generate.output.find("not built yet"), std::string::npos) << generate.output;
+}
+
+std::string qwen3_dir() {
+  return std::string(GRLM_TEST_SOURCE_DIR) + "/../shared/models/qwen3-tokenizer";
+}
+
+TEST(Cli, TokenizeEncodesJsonLinesAndDecodesThemBack) {
+  const auto dir = fresh_dir("tokenize");
+  std::ofstream(dir / "in.jsonl") << "\"Hello world!\"\n{\"text\": \"<|im_start|>user\\n\"}\n\"\"\n";
+  const ProcessResult encoded = run(binary("grlm") + " tokenize --tokenizer " + qwen3_dir() + " --input " +
+                                    (dir / "in.jsonl").string() + " --output " + (dir / "ids.jsonl").string());
+  ASSERT_EQ(encoded.exit_code, 0) << encoded.output;
+  std::ifstream ids(dir / "ids.jsonl");
+  std::string line;
+  std::getline(ids, line);
+  EXPECT_EQ(line, "[9707,1879,0]");
+  std::getline(ids, line);
+  EXPECT_EQ(line, "[151644,872,198]");
+  std::getline(ids, line);
+  EXPECT_EQ(line, "[]");
+  const ProcessResult decoded = run(binary("grlm") + " tokenize --decode --tokenizer " + qwen3_dir() + "/tokenizer.json --input " +
+                                    (dir / "ids.jsonl").string());
+  ASSERT_EQ(decoded.exit_code, 0) << decoded.output;
+  EXPECT_NE(decoded.output.find("\"Hello world!\"\n\"<|im_start|>user\\n\"\n\"\"\n"), std::string::npos) << decoded.output;
+}
+
+TEST(Cli, TokenizeRefusesBadLinesNamingThem) {
+  const auto dir = fresh_dir("tokenize-bad");
+  std::ofstream(dir / "utf8.jsonl") << "\"fine\"\n\"caf\xC3\"\n";
+  const ProcessResult utf8 = run(binary("grlm") + " tokenize --tokenizer " + qwen3_dir() + " --input " + (dir / "utf8.jsonl").string());
+  EXPECT_EQ(utf8.exit_code, 1);
+  EXPECT_NE(utf8.output.find("utf8.jsonl: line 2: not valid JSON"), std::string::npos) << utf8.output;
+  std::ofstream(dir / "shape.jsonl") << "{\"txt\": \"x\"}\n";
+  const ProcessResult shape = run(binary("grlm") + " tokenize --tokenizer " + qwen3_dir() + " --input " + (dir / "shape.jsonl").string());
+  EXPECT_EQ(shape.exit_code, 1);
+  EXPECT_NE(shape.output.find("shape.jsonl: line 1: expected a JSON string or {\"text\": ...}"), std::string::npos) << shape.output;
+  const ProcessResult missing = run(binary("grlm") + " tokenize --tokenizer " + (dir / "none").string() + " --input " + (dir / "shape.jsonl").string());
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.output.find("cannot read"), std::string::npos) << missing.output;
 }
 
 TEST(Cli, SynthThenRunWritesAStoreThatInspectAndH5dumpRead) {
