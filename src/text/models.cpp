@@ -45,10 +45,30 @@ VocabMap read_vocab(const Json& spec, const std::string& where) {
   return map;
 }
 
-class WordLevel final : public Model {
+// Both models keep a token -> id map and its inverse; lookups are the same for both.
+class VocabularyModel : public Model {
  public:
-  WordLevel(const Json& spec, const std::string& where)
-      : vocab_(read_vocab(spec, where)), by_id_(reverse_vocab(vocab_, where)) {
+  VocabularyModel(const Json& spec, const std::string& where)
+      : vocab_(read_vocab(spec, where)), by_id_(reverse_vocab(vocab_, where)) {}
+  std::optional<TokenId> token_to_id(std::string_view token) const override {
+    const auto found = vocab_.find(token);
+    if (found == vocab_.end()) return std::nullopt;
+    return found->second;
+  }
+  const std::string* id_to_token(TokenId id) const override {
+    if (id < 0 || static_cast<size_t>(id) >= by_id_.size()) return nullptr;
+    return &by_id_[static_cast<size_t>(id)];
+  }
+  size_t vocab_size() const override { return by_id_.size(); }
+
+ protected:
+  VocabMap vocab_;
+  std::vector<std::string> by_id_;
+};
+
+class WordLevel final : public VocabularyModel {
+ public:
+  WordLevel(const Json& spec, const std::string& where) : VocabularyModel(spec, where) {
     const std::string unk = string_or(spec, "unk_token", "<unk>");
     const auto found = vocab_.find(unk);
     if (found != vocab_.end()) unk_id_ = found->second;
@@ -64,20 +84,8 @@ class WordLevel final : public Model {
       throw Error(cat("WordLevel: '", piece, "' is not in the vocabulary and there is no unk_token"));
     }
   }
-  std::optional<TokenId> token_to_id(std::string_view token) const override {
-    const auto found = vocab_.find(token);
-    if (found == vocab_.end()) return std::nullopt;
-    return found->second;
-  }
-  const std::string* id_to_token(TokenId id) const override {
-    if (id < 0 || static_cast<size_t>(id) >= by_id_.size()) return nullptr;
-    return &by_id_[static_cast<size_t>(id)];
-  }
-  size_t vocab_size() const override { return by_id_.size(); }
 
  private:
-  VocabMap vocab_;
-  std::vector<std::string> by_id_;
   std::optional<TokenId> unk_id_;
 };
 
@@ -90,11 +98,10 @@ uint64_t pair_key(TokenId left, TokenId right) {
   return (static_cast<uint64_t>(static_cast<uint32_t>(left)) << 32) | static_cast<uint32_t>(right);
 }
 
-class Bpe final : public Model {
+class Bpe final : public VocabularyModel {
  public:
   Bpe(const Json& spec, const std::string& where)
-      : vocab_(read_vocab(spec, where)),
-        by_id_(reverse_vocab(vocab_, where)),
+      : VocabularyModel(spec, where),
         continuing_subword_prefix_(string_or(spec, "continuing_subword_prefix", "")),
         end_of_word_suffix_(string_or(spec, "end_of_word_suffix", "")),
         fuse_unk_(spec.value("fuse_unk", false)),
@@ -136,16 +143,6 @@ class Bpe final : public Model {
       cache_.emplace(std::string(piece), std::move(ids));
     }
   }
-  std::optional<TokenId> token_to_id(std::string_view token) const override {
-    const auto found = vocab_.find(token);
-    if (found == vocab_.end()) return std::nullopt;
-    return found->second;
-  }
-  const std::string* id_to_token(TokenId id) const override {
-    if (id < 0 || static_cast<size_t>(id) >= by_id_.size()) return nullptr;
-    return &by_id_[static_cast<size_t>(id)];
-  }
-  size_t vocab_size() const override { return by_id_.size(); }
 
  private:
   static constexpr size_t kCacheCapacity = 100000;
@@ -270,8 +267,6 @@ class Bpe final : public Model {
     return merged;
   }
 
-  VocabMap vocab_;
-  std::vector<std::string> by_id_;
   std::unordered_map<uint64_t, Merge> merges_;
   std::string continuing_subword_prefix_;
   std::string end_of_word_suffix_;
