@@ -288,7 +288,7 @@ TEST_P(TokenizerVariantParity, IdsTemplatesAndDecodingEqualTheTokenizersLibrary)
   EXPECT_EQ(mismatches, 0u);
 }
 
-INSTANTIATE_TEST_SUITE_P(Layouts, TokenizerVariantParity, ::testing::Values("gpt2", "llama", "meta", "words"));
+INSTANTIATE_TEST_SUITE_P(Layouts, TokenizerVariantParity, ::testing::Values("gpt2", "llama", "meta", "words", "llama3"));
 
 }  // namespace
 }  // namespace grlm

@@ -5,6 +5,8 @@ parity corpus, and their ids/decodings on it. Covers what the Qwen3 file does no
   llama  SentencePiece-style BPE: Prepend/Replace normalizer, byte_fallback, unk, Llama decoders
   meta   Metaspace pre-tokenizer and decoder, NFKC + Lowercase normalizer
   words  WordLevel with Whitespace pre-tokenizer, BERT-style template post-processor
+  llama3 the gpt2 layout with ignore_merges (whole words in the vocabulary skip the merges) and
+         Digits (runs of digits) after a Split regex, as Llama-3-style files have
 
 Writes OUT/<name>.json and OUT/<name>.expected.jsonl ({"ids", "ids_special", "decoded",
 "decoded_skip_special"} per corpus line).
@@ -53,6 +55,17 @@ def words():
     return tokenizer, trainer
 
 
+def llama3_from(gpt2_file, out_file):
+    spec = json.load(open(gpt2_file, encoding="utf-8"))
+    spec["model"]["ignore_merges"] = True
+    spec["pre_tokenizer"] = {"type": "Sequence", "pretokenizers": [
+        {"type": "Split", "pattern": {"Regex": r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"},
+         "behavior": "Isolated", "invert": False},
+        {"type": "Digits", "individual_digits": False},
+        {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": False}]}
+    json.dump(spec, open(out_file, "w", encoding="utf-8"), ensure_ascii=False)
+
+
 def finish(name, tokenizer):
     if name == "words":
         tokenizer.post_processor = processors.TemplateProcessing(
@@ -73,11 +86,14 @@ def main():
     texts = [json.loads(line) for line in open(args.corpus, encoding="utf-8")]
     training = [t for t in texts[:20000] if len(t) < 2000]
     sample = texts[::7]
-    for name, build in (("gpt2", gpt2), ("llama", llama), ("meta", meta), ("words", words)):
-        tokenizer, trainer = build()
-        tokenizer.train_from_iterator(training, trainer=trainer)
-        finish(name, tokenizer)
-        tokenizer.save(os.path.join(args.out, f"{name}.json"))
+    for name, build in (("gpt2", gpt2), ("llama", llama), ("meta", meta), ("words", words), ("llama3", None)):
+        if build is None:
+            llama3_from(os.path.join(args.out, "gpt2.json"), os.path.join(args.out, f"{name}.json"))
+        else:
+            tokenizer, trainer = build()
+            tokenizer.train_from_iterator(training, trainer=trainer)
+            finish(name, tokenizer)
+            tokenizer.save(os.path.join(args.out, f"{name}.json"))
         tokenizer = Tokenizer.from_file(os.path.join(args.out, f"{name}.json"))
         with open(os.path.join(args.out, f"{name}.expected.jsonl"), "w", encoding="utf-8") as out:
             for text in sample:
