@@ -1,7 +1,6 @@
 #include <algorithm>
-#include <mutex>
+#include <atomic>
 #include <queue>
-#include <shared_mutex>
 
 #include "components.hpp"
 #include "grlm/core/error.hpp"
@@ -128,24 +127,37 @@ class Bpe final : public VocabularyModel {
         return;
       }
     }
-    {
-      std::shared_lock lock(cache_mutex_);
-      if (const auto cached = cache_.find(piece); cached != cache_.end()) {
-        out.insert(out.end(), cached->second.begin(), cached->second.end());
-        return;
-      }
+    WordCache& cache = thread_cache();
+    if (const auto cached = cache.words.find(piece); cached != cache.words.end()) {
+      out.insert(out.end(), cached->second.begin(), cached->second.end());
+      return;
     }
     std::vector<TokenId> ids = merge_word(piece);
     out.insert(out.end(), ids.begin(), ids.end());
     if (piece.size() < 256) {
-      std::unique_lock lock(cache_mutex_);
-      if (cache_.size() >= kCacheCapacity) cache_.clear();
-      cache_.emplace(std::string(piece), std::move(ids));
+      if (cache.words.size() >= kCacheCapacity) cache.words.clear();
+      cache.words.emplace(std::string(piece), std::move(ids));
     }
   }
 
  private:
   static constexpr size_t kCacheCapacity = 100000;
+
+  // Merged words, one cache per thread so batch encoding never takes a lock. A thread serves one
+  // tokenizer at a time: the cache belongs to the instance whose serial number it holds (a
+  // number, not an address, so a new tokenizer never inherits a dead one's entries).
+  struct WordCache {
+    uint64_t owner = 0;
+    std::unordered_map<std::string, std::vector<TokenId>, VocabHash, std::equal_to<>> words;
+  };
+  WordCache& thread_cache() const {
+    thread_local WordCache cache;
+    if (cache.owner != serial_) {
+      cache.words.clear();
+      cache.owner = serial_;
+    }
+    return cache;
+  }
 
   void read_merges(const Json& merges, const std::string& where) {
     if (!merges.is_array()) throw Error(cat(where, ": expected a list"));
@@ -274,8 +286,12 @@ class Bpe final : public VocabularyModel {
   bool byte_fallback_;
   bool ignore_merges_;
   std::optional<TokenId> unk_id_;
-  mutable std::shared_mutex cache_mutex_;
-  mutable std::unordered_map<std::string, std::vector<TokenId>, VocabHash, std::equal_to<>> cache_;
+  uint64_t serial_ = next_serial();
+
+  static uint64_t next_serial() {
+    static std::atomic<uint64_t> counter{0};
+    return ++counter;
+  }
 };
 
 }  // namespace
