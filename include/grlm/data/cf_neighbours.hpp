@@ -1,0 +1,35 @@
+// Collaborative neighbours computed in-process when no neighbours file is given: item-to-item
+// similarity from the training part of the interactions only (each user's last `holdout` items
+// never count), so neither a validation nor a test interaction leaks into training data.
+#pragma once
+
+#include <filesystem>
+
+#include "grlm/core/comm.hpp"
+#include "grlm/data/dataset.hpp"
+
+namespace grlm {
+
+struct CfNeighbourOptions {
+  size_t top_k = 20;         // neighbours per anchor (the reference file has 20)
+  size_t max_distance = 5;   // items at most this far apart in a user's history co-occur
+  size_t holdout = 2;        // each user's last items left out (validation and test targets)
+};
+
+// Two items co-occur when they are at most `max_distance` apart in a user's training history,
+// with weight 1 / distance, in both directions. similarity(a, b) = w(a, b) / sqrt(W(a) W(b)),
+// W = an item's total weight. Neighbours: the `top_k` most similar items, ties by lower row.
+// Computes the anchors that `rank` owns (row % ranks == rank); every rank reads all users, so
+// the result does not depend on the number of ranks.
+Neighbours compute_cf_neighbours(const Interactions& interactions, size_t num_items, const CfNeighbourOptions& options,
+                                 int rank, int ranks);
+
+// Collective: every rank's anchors in one table on every rank.
+Neighbours gather_neighbours(Communicator& comm, const Neighbours& local);
+
+// The reference's text format: "anchor top1 ... topN", then one line per anchor in row order.
+// The format has a fixed width, so anchors with fewer than N neighbours are left out; returns
+// how many were left out (the caller reports them).
+size_t write_neighbours_file(const std::filesystem::path& file, const Neighbours& neighbours, const ItemTable& items);
+
+}  // namespace grlm

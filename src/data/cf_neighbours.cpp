@@ -1,0 +1,127 @@
+#include "grlm/data/cf_neighbours.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+
+#include "grlm/core/error.hpp"
+
+namespace grlm {
+namespace {
+
+struct PairWeight {
+  ItemIndex anchor;
+  ItemIndex other;
+  double weight;
+};
+
+// Calls visit(a, b, weight) for every co-occurring pair of a user's training items, both ways.
+template <class Visit>
+void for_each_training_pair(const Interactions& interactions, const CfNeighbourOptions& options, Visit&& visit) {
+  for (size_t user = 0; user < interactions.num_users(); ++user) {
+    const uint64_t begin = interactions.offsets[user];
+    const uint64_t end = interactions.offsets[user + 1];
+    if (end - begin <= options.holdout) continue;
+    const uint64_t training_end = end - options.holdout;
+    for (uint64_t i = begin; i < training_end; ++i) {
+      for (uint64_t j = i + 1; j < training_end && j - i <= options.max_distance; ++j) {
+        const ItemIndex a = interactions.items[i];
+        const ItemIndex b = interactions.items[j];
+        if (a == b) continue;
+        const double weight = 1.0 / static_cast<double>(j - i);
+        visit(a, b, weight);
+        visit(b, a, weight);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+Neighbours compute_cf_neighbours(const Interactions& interactions, size_t num_items, const CfNeighbourOptions& options,
+                                 int rank, int ranks) {
+  // Every item's total weight (needed for all anchors' denominators).
+  std::vector<double> total(num_items, 0.0);
+  std::vector<PairWeight> pairs;
+  const auto owns = [&](ItemIndex item) { return static_cast<int>(item % static_cast<ItemIndex>(ranks)) == rank; };
+  for_each_training_pair(interactions, options, [&](ItemIndex a, ItemIndex b, double weight) {
+    total[a] += weight;
+    if (owns(a)) pairs.push_back({a, b, weight});
+  });
+  std::sort(pairs.begin(), pairs.end(), [](const PairWeight& x, const PairWeight& y) {
+    return x.anchor != y.anchor ? x.anchor < y.anchor : x.other < y.other;
+  });
+  Neighbours neighbours;
+  neighbours.width = options.top_k;
+  size_t at = 0;
+  std::vector<std::pair<double, ItemIndex>> scored;
+  while (at < pairs.size()) {
+    const ItemIndex anchor = pairs[at].anchor;
+    scored.clear();
+    while (at < pairs.size() && pairs[at].anchor == anchor) {
+      const ItemIndex other = pairs[at].other;
+      double weight = 0;
+      while (at < pairs.size() && pairs[at].anchor == anchor && pairs[at].other == other) weight += pairs[at++].weight;
+      scored.emplace_back(weight / std::sqrt(total[anchor] * total[other]), other);
+    }
+    const size_t keep = std::min(options.top_k, scored.size());
+    std::partial_sort(scored.begin(), scored.begin() + static_cast<std::ptrdiff_t>(keep), scored.end(),
+                      [](const auto& x, const auto& y) { return x.first != y.first ? x.first > y.first : x.second < y.second; });
+    std::vector<ItemIndex> nearest;
+    for (size_t k = 0; k < keep; ++k) nearest.push_back(scored[k].second);
+    neighbours.by_anchor.emplace(anchor, std::move(nearest));
+  }
+  return neighbours;
+}
+
+Neighbours gather_neighbours(Communicator& comm, const Neighbours& local) {
+  // Packed as [anchor, count, ids...] runs of uint32.
+  std::vector<uint32_t> packed;
+  for (const auto& [anchor, nearest] : local.by_anchor) {
+    packed.push_back(anchor);
+    packed.push_back(static_cast<uint32_t>(nearest.size()));
+    packed.insert(packed.end(), nearest.begin(), nearest.end());
+  }
+  const std::string bytes(reinterpret_cast<const char*>(packed.data()), packed.size() * sizeof(uint32_t));
+  Neighbours all;
+  all.width = local.width;
+  for (const std::string& part : all_gather_bytes(comm, bytes)) {
+    std::vector<uint32_t> values(part.size() / sizeof(uint32_t));
+    std::memcpy(values.data(), part.data(), part.size());
+    for (size_t i = 0; i < values.size();) {
+      const ItemIndex anchor = values[i];
+      const size_t count = values[i + 1];
+      all.by_anchor.emplace(anchor, std::vector<ItemIndex>(values.begin() + static_cast<std::ptrdiff_t>(i + 2),
+                                                           values.begin() + static_cast<std::ptrdiff_t>(i + 2 + count)));
+      i += 2 + count;
+    }
+  }
+  return all;
+}
+
+size_t write_neighbours_file(const std::filesystem::path& file, const Neighbours& neighbours, const ItemTable& items) {
+  std::ofstream out(file, std::ios::binary | std::ios::trunc);
+  if (!out) throw Error(cat("cannot write ", file.string()));
+  out << "anchor";
+  for (size_t k = 1; k <= neighbours.width; ++k) out << " top" << k;
+  out << "\n";
+  std::vector<ItemIndex> anchors;
+  for (const auto& [anchor, nearest] : neighbours.by_anchor) anchors.push_back(anchor);
+  std::sort(anchors.begin(), anchors.end());
+  size_t left_out = 0;
+  for (ItemIndex anchor : anchors) {
+    const auto& nearest = neighbours.by_anchor.at(anchor);
+    if (nearest.size() < neighbours.width) {
+      ++left_out;
+      continue;
+    }
+    out << items.id(anchor);
+    for (ItemIndex item : nearest) out << " " << items.id(item);
+    out << "\n";
+  }
+  if (!out) throw Error(cat("error while writing ", file.string()));
+  return left_out;
+}
+
+}  // namespace grlm
