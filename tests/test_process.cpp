@@ -234,6 +234,39 @@ TEST(Cli, SynthThenRunWritesAStoreThatInspectAndH5dumpRead) {
   }
 }
 
+std::string read_bytes(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// build-sft on the Beauty data with the real Qwen3 tokenizer, at np = 1 and np = 2.
+TEST(BuildSft, TokenizedSamplesDecodeToTheJsonAndRankCountDoesNotMatter) {
+  const std::string data = std::string(GRLM_TEST_SOURCE_DIR) + "/../shared/data/beauty/";
+  const std::string settings = " --set data.interactions=" + data + "sequential_data.txt --set data.tids=" + data +
+                               "beauty_item_id2tid.json --set data.neighbours=" + data +
+                               "similar_item_sasrec_num.txt --set sft.tokenizer=" + qwen3_dir() + " --until build-sft";
+  const auto one = fresh_dir("sft-np1");
+  const auto two = fresh_dir("sft-np2");
+  const ProcessResult first = run(mpirun(1) + binary("grlm") + " run --run-dir " + one.string() + settings);
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  EXPECT_NE(first.output.find("sequence task: 22363 of 22363 users"), std::string::npos) << first.output;
+  const ProcessResult second = run(mpirun(2) + binary("grlm") + " run --run-dir " + two.string() + settings);
+  ASSERT_EQ(second.exit_code, 0) << second.output;
+  for (const char* file : {"sft/sequence.json", "sft/collaborative.json"}) {
+    EXPECT_EQ(read_bytes(one / file), read_bytes(two / file)) << file;
+  }
+  for (const char* dataset : {"/build-sft/token_ids", "/build-sft/loss_mask", "/build-sft/sample_offsets", "/build-sft/task_id"}) {
+    const std::string dump = std::string("h5dump -d ") + dataset + " -b LE -o ";
+    ASSERT_EQ(run(dump + (one / "a.bin").string() + " " + (one / "grlm.h5").string()).exit_code, 0);
+    ASSERT_EQ(run(dump + (two / "a.bin").string() + " " + (two / "grlm.h5").string()).exit_code, 0);
+    EXPECT_EQ(read_bytes(one / "a.bin"), read_bytes(two / "a.bin")) << dataset;
+  }
+  const ProcessResult oracle = run(std::string(GRLM_TEST_PYTHON) + " " + GRLM_TEST_SOURCE_DIR +
+                                   "/tests/oracle/check_sft.py " + two.string() + " " + qwen3_dir());
+  EXPECT_EQ(oracle.exit_code, 0) << oracle.output;
+  EXPECT_NE(oracle.output.find("checked 34464 samples"), std::string::npos) << oracle.output;
+}
+
 TEST(Cli, BadInputFileFailsOnEveryRankNamingTheLine) {
   const auto dir = fresh_dir("cli-bad-input");
   std::ofstream(dir / "interactions.txt") << "u1 a b\n\nu2 c\n";

@@ -105,3 +105,20 @@ TEST(CollaborativeTask, NumberedTopFiveNeighbourLines) {
 
 }  // namespace
 }  // namespace grlm
+
+namespace grlm {
+namespace {
+
+TEST(TermTask, TitleAndDescriptionToTheTid) {
+  Dataset dataset;
+  dataset.catalog = load_catalog(test::shared_data("beauty/beauty.item.head.json"), dataset.items);
+  dataset.tids = load_tids(test::shared_data("beauty/beauty_item_id2tid.json"), dataset.items, false);
+  const auto samples = build_term_samples(dataset, "Write the text ID.");
+  ASSERT_EQ(samples.size(), 273u);  // one per catalog item with a valid TID
+  EXPECT_EQ(samples[0].instruction, "Write the text ID.");
+  EXPECT_TRUE(samples[0].input.starts_with("Title: Phyto Phytocitrus Restructuring Mask for Unisex, 6.7 Ounce\nDescription: True Colors"));
+  EXPECT_EQ(samples[0].output, "[hair-mask, color-lock, citrus, protein, unisex]");
+}
+
+}  // namespace
+}  // namespace grlm

@@ -24,6 +24,20 @@ const ConfigSchema& grlm_config_schema() {
        "optional item id -> 5-word TID JSON (*_item_id2tid.json); skips embed, similar, extract", {}},
       {"data.neighbours", ValueType::String, json(),
        "optional collaborative neighbours file: header 'anchor top1 ... top20', then one item a line", {}},
+      {"sft.tasks", ValueType::StringList, json::array({"term", "sequence", "collaborative"}),
+       "instruction tasks to build: term, sequence, collaborative", {}},
+      {"sft.window", ValueType::Integer, 20, "items per user in the sequence task (the last N)", {}},
+      {"sft.weight.term", ValueType::Number, 1.0, "copies of each term-internalisation sample (fractions sampled)", {}},
+      {"sft.weight.sequence", ValueType::Number, 1.0, "copies of each sequence-prediction sample", {}},
+      {"sft.weight.collaborative", ValueType::Number, 1.0, "copies of each collaborative-signal sample", {}},
+      {"sft.collaborative_top_n", ValueType::Integer, 5, "neighbours listed per collaborative sample", {}},
+      {"sft.cf_max_distance", ValueType::Integer, 5,
+       "computed neighbours: items at most this far apart in a history co-occur", {}},
+      {"sft.prompts", ValueType::String, json(),
+       "folder with sequence.txt, term.txt, collaborative.txt instructions (default: built in, as configs/prompts/)", {}},
+      {"sft.tokenizer", ValueType::String, json(),
+       "Hugging Face tokenizer folder of the model to train; unset: a word-level tokenizer built from the data", {}},
+      {"sft.max_seq_len", ValueType::Integer, 1024, "tokens per sample at most (longer ones are truncated and counted)", {}},
   };
   return schema;
 }

@@ -1,12 +1,312 @@
-// Stage "build-sft" (GRLM-SPEC.md). Its implementation lands with its own issue; until then the
-// pipeline stops here with a clear message and leaves the run store resumable.
+// Stage "build-sft" (GRLM-SPEC stage 4): the three instruction tasks as LlamaFactory-style JSON
+// files in <run_dir>/sft/, and the tokenized mixture the trainer reads from /build-sft.
+#include <cmath>
+#include <fstream>
+#include <map>
+
+#include <nlohmann/json.hpp>
+
 #include "grlm/core/error.hpp"
+#include "grlm/core/hash.hpp"
+#include "grlm/core/log.hpp"
+#include "grlm/data/cf_neighbours.hpp"
+#include "grlm/data/sft_tasks.hpp"
+#include "grlm/data/text_file.hpp"
 #include "grlm/stages/stages.hpp"
+#include "grlm/text/chat_template.hpp"
+#include "grlm/text/tokenizer.hpp"
 
 namespace grlm {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+// Built-in instructions: the same text as configs/prompts/*.txt.
+const std::map<std::string, std::string>& default_instructions() {
+  static const std::map<std::string, std::string> instructions = {
+      {"sequence",
+       "Given the user's purchase history, each item written as its text ID and title, predict the items the user "
+       "will buy next, one per line in the same format."},
+      {"term",
+       "Write the text ID of this product: five words, most important first, covering its type, function, "
+       "distinctive features, target audience and a unique selling point."},
+      {"collaborative",
+       "Users who bought this item also bought the following items. List the five most related items, each written "
+       "as its text ID and title."},
+  };
+  return instructions;
+}
+
+std::string instruction_for(const Config& config, const std::string& task) {
+  const std::optional<std::string> folder = config.get_optional_string("sft.prompts");
+  if (!folder) return default_instructions().at(task);
+  std::string text = read_file_bytes(std::filesystem::path(*folder) / (task + ".txt"));
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  return text;
+}
+
+struct Task {
+  std::string name;
+  int32_t id;
+  std::vector<SftSample> samples;
+};
+
+Json llamafactory_json(const std::vector<SftSample>& samples) {
+  Json list = Json::array();
+  for (const SftSample& sample : samples) {
+    list.push_back({{"instruction", sample.instruction}, {"input", sample.input}, {"output", sample.output}});
+  }
+  return list;
+}
+
+// The sequence file also carries what a user needs to evaluate elsewhere.
+Json sequence_json(const std::vector<SequenceSample>& samples, const Dataset& dataset) {
+  Json list = Json::array();
+  for (const SequenceSample& sequence : samples) {
+    Json item_ids = Json::array();
+    for (ItemIndex item : sequence.items) item_ids.push_back(dataset.items.id(item));
+    list.push_back({{"instruction", sequence.sample.instruction},
+                    {"input", sequence.sample.input},
+                    {"output", sequence.sample.output},
+                    {"user_id", sequence.user_id},
+                    {"item_ids", item_ids},
+                    {"valid_item_id", dataset.items.id(sequence.validation_item)},
+                    {"valid_tid", tid_text(dataset.tids->tids[sequence.validation_item])},
+                    {"test_item_id", dataset.items.id(sequence.test_item)},
+                    {"test_tid", tid_text(dataset.tids->tids[sequence.test_item])}});
+  }
+  return list;
+}
+
+void write_json_file(const std::filesystem::path& file, const Json& json) {
+  const std::filesystem::path partial = file.string() + ".partial";
+  {
+    std::ofstream out(partial, std::ios::binary | std::ios::trunc);
+    out << json.dump(2) << "\n";
+    if (!out) throw Error(cat("cannot write ", partial.string()));
+  }
+  std::filesystem::rename(partial, file);
+}
+
+// Copies of each sample by the task's weight: floor(w) copies, plus one more with probability
+// frac(w) drawn from a hash of (seed, task, sample) so every rank draws the same.
+std::vector<SftSample> weighted(const std::vector<SftSample>& samples, double weight, const std::string& task,
+                                int64_t seed) {
+  if (weight < 0) throw UsageError(cat("sft.weight.", task, " must be >= 0"));
+  std::vector<SftSample> out;
+  const double whole = std::floor(weight);
+  const double fraction = weight - whole;
+  for (size_t i = 0; i < samples.size(); ++i) {
+    size_t copies = static_cast<size_t>(whole);
+    if (fraction > 0) {
+      const std::string digest = hash_bytes(cat(seed, "/", task, "/", i)).substr(0, 13);
+      const double draw = static_cast<double>(std::stoull(digest, nullptr, 16)) / static_cast<double>(1ull << 52);
+      copies += draw < fraction ? 1 : 0;
+    }
+    for (size_t c = 0; c < copies; ++c) out.push_back(samples[i]);
+  }
+  return out;
+}
+
+// Prompt and response text of a sample in the model's chat format (ChatML for Qwen and for the
+// word-level tokenizer, whose vocabulary has the same special tokens).
+struct Renderer {
+  std::optional<ChatTemplate> chat;
+  std::pair<std::string, std::string> render(const SftSample& sample) const {
+    const std::string user = sample.input.empty() ? sample.instruction : sample.instruction + "\n" + sample.input;
+    const std::string prompt = chat ? chat->render({{"user", user}}, {true, false})
+                                    : "<|im_start|>user\n" + user + "<|im_end|>\n<|im_start|>assistant\n";
+    return {prompt, sample.output + "<|im_end|>\n"};
+  }
+};
+
+struct TokenizedShard {
+  std::vector<int32_t> token_ids;
+  std::vector<uint8_t> loss_mask;
+  std::vector<int64_t> lengths;
+  uint64_t truncated = 0;
+};
+
+// Prompt and response are encoded apart (as LlamaFactory does); loss on response tokens only.
+// Too long: the response is cut first, then the prompt from its left.
+TokenizedShard tokenize_samples(const std::vector<const SftSample*>& samples, const Tokenizer& tokenizer,
+                                const Renderer& renderer, size_t max_seq_len) {
+  TokenizedShard shard;
+  for (const SftSample* sample : samples) {
+    const auto [prompt, response] = renderer.render(*sample);
+    std::vector<TokenId> prompt_ids = tokenizer.encode(prompt);
+    std::vector<TokenId> response_ids = tokenizer.encode(response);
+    if (prompt_ids.size() + response_ids.size() > max_seq_len) {
+      ++shard.truncated;
+      const size_t prompt_keep = std::min(prompt_ids.size(), max_seq_len / 2);
+      const size_t response_keep = std::min(response_ids.size(), max_seq_len - prompt_keep);
+      truncate(response_ids, response_keep, Side::Right);
+      truncate(prompt_ids, max_seq_len - response_ids.size(), Side::Left);
+    }
+    shard.token_ids.insert(shard.token_ids.end(), prompt_ids.begin(), prompt_ids.end());
+    shard.loss_mask.insert(shard.loss_mask.end(), prompt_ids.size(), 0);
+    shard.token_ids.insert(shard.token_ids.end(), response_ids.begin(), response_ids.end());
+    shard.loss_mask.insert(shard.loss_mask.end(), response_ids.size(), 1);
+    shard.lengths.push_back(static_cast<int64_t>(prompt_ids.size() + response_ids.size()));
+  }
+  return shard;
+}
+
+Tokenizer model_tokenizer(RunContext& context, const std::vector<Task>& tasks, const Dataset& dataset,
+                          const std::filesystem::path& sft_dir, Renderer& renderer) {
+  if (const std::optional<std::string> path = context.config.get_optional_string("sft.tokenizer")) {
+    const std::filesystem::path folder = std::filesystem::is_directory(*path) ? std::filesystem::path(*path)
+                                                                              : std::filesystem::path(*path).parent_path();
+    if (load_tokenizer_config(folder).has_chat_template) renderer.chat = ChatTemplate::load(folder);
+    return Tokenizer::load(*path);
+  }
+  // From scratch: a word-level vocabulary of every TID term, the format words, frequent words.
+  WordLevelSpec spec;
+  spec.required_words = {"item", "text", "id", ":", "[", "]", ",", "title", "none.", "user", "assistant"};
+  for (size_t item = 0; item < dataset.tids->tids.size(); ++item) {
+    if (!has_valid_tid(*dataset.tids, static_cast<ItemIndex>(item))) continue;
+    for (const std::string& word : dataset.tids->tids[item]) spec.required_words.push_back(word);
+  }
+  std::vector<std::string> corpus;
+  for (const Task& task : tasks) {
+    for (const SftSample& sample : task.samples) {
+      corpus.push_back(sample.instruction);
+      corpus.push_back(sample.input);
+      corpus.push_back(sample.output);
+    }
+  }
+  const std::string json = build_word_level_tokenizer(corpus, spec);
+  if (context.runtime.is_root()) {
+    std::ofstream(sft_dir / "tokenizer.json", std::ios::binary | std::ios::trunc) << json;
+    std::ofstream(sft_dir / "tokenizer_config.json", std::ios::binary | std::ios::trunc)
+        << Json{{"eos_token", "<|im_end|>"}, {"pad_token", "<pad>"}, {"unk_token", "<unk>"}}.dump(2) << "\n";
+  }
+  return Tokenizer::from_json(json, (sft_dir / "tokenizer.json").string());
+}
+
+}  // namespace
 
 void run_build_sft(RunContext& context, const StageRun& run) {
-  throw NotBuiltError("stage 'build-sft' is not built yet in this version of grlm");
+  const Config& config = context.config;
+  if (!config.has("data.tids")) {
+    throw UsageError("stage build-sft needs Term IDs: set data.tids (extraction is not built yet in this version)");
+  }
+  Dataset dataset = load_dataset(config);
+  const std::filesystem::path sft_dir = std::filesystem::path(config.get_string("run_dir")) / "sft";
+  if (context.runtime.is_root()) std::filesystem::create_directories(sft_dir);
+  context.runtime.world().barrier();
+  const std::vector<std::string> wanted = config.get_string_list("sft.tasks");
+  auto wants = [&](const std::string& task) { return std::find(wanted.begin(), wanted.end(), task) != wanted.end(); };
+  for (const std::string& task : wanted) {
+    if (task != "term" && task != "sequence" && task != "collaborative") {
+      throw UsageError(cat("sft.tasks: unknown task '", task, "' (term, sequence, collaborative)"));
+    }
+  }
+
+  std::vector<Task> tasks;
+  if (wants("term")) {
+    if (dataset.catalog) {
+      tasks.push_back({"term", 0, build_term_samples(dataset, instruction_for(config, "term"))});
+    } else {
+      log::info("build-sft: no catalog, so no term-internalisation task (titles are written as None)");
+    }
+  }
+  std::vector<SequenceSample> sequences;
+  if (wants("sequence")) {
+    SequenceTaskReport report;
+    sequences = build_sequence_samples(dataset, instruction_for(config, "sequence"),
+                                       static_cast<size_t>(config.get_int("sft.window")), report);
+    log::info("build-sft: sequence task: ", report.samples, " of ", report.users, " users; dropped ",
+              report.dropped_invalid_tids, " with an item lacking a valid TID, ", report.dropped_too_short,
+              " with fewer than 3 items");
+    Task task{"sequence", 1, {}};
+    for (const SequenceSample& sequence : sequences) task.samples.push_back(sequence.sample);
+    tasks.push_back(std::move(task));
+  }
+  if (wants("collaborative")) {
+    if (!dataset.neighbours) {
+      CfNeighbourOptions options;
+      options.max_distance = static_cast<size_t>(config.get_int("sft.cf_max_distance"));
+      const Neighbours local = compute_cf_neighbours(dataset.interactions, dataset.items.size(), options,
+                                                     context.runtime.rank(), context.runtime.world_size());
+      dataset.neighbours = gather_neighbours(context.runtime.world(), local);
+      if (context.runtime.is_root()) {
+        const size_t left_out = write_neighbours_file(sft_dir / "neighbours.txt", *dataset.neighbours, dataset.items);
+        log::info("build-sft: computed neighbours for ", dataset.neighbours->by_anchor.size(),
+                  " items from training histories (", left_out, " with fewer than 20 left out of neighbours.txt)");
+      }
+    }
+    tasks.push_back({"collaborative", 2,
+                     build_collaborative_samples(dataset, *dataset.neighbours, instruction_for(config, "collaborative"),
+                                                 static_cast<size_t>(config.get_int("sft.collaborative_top_n")))});
+  }
+
+  if (context.runtime.is_root()) {
+    for (const Task& task : tasks) {
+      write_json_file(sft_dir / (task.name + ".json"),
+                      task.name == "sequence" ? sequence_json(sequences, dataset) : llamafactory_json(task.samples));
+    }
+  }
+
+  Renderer renderer;
+  const Tokenizer tokenizer = model_tokenizer(context, tasks, dataset, sft_dir, renderer);
+  std::vector<SftSample> mixture;
+  std::vector<int32_t> task_ids;
+  for (const Task& task : tasks) {
+    const auto copies = weighted(task.samples, config.get_number("sft.weight." + task.name), task.name,
+                                 config.get_int("seed"));
+    mixture.insert(mixture.end(), copies.begin(), copies.end());
+    task_ids.insert(task_ids.end(), copies.size(), task.id);
+  }
+
+  // Each rank tokenizes a contiguous block of samples and writes its rows.
+  const uint64_t samples = mixture.size();
+  const auto ranks = static_cast<uint64_t>(context.runtime.world_size());
+  const auto rank = static_cast<uint64_t>(context.runtime.rank());
+  const uint64_t first = samples * rank / ranks;
+  const uint64_t last = samples * (rank + 1) / ranks;
+  std::vector<const SftSample*> mine;
+  for (uint64_t i = first; i < last; ++i) mine.push_back(&mixture[i]);
+  const TokenizedShard shard =
+      tokenize_samples(mine, tokenizer, renderer, static_cast<size_t>(config.get_int("sft.max_seq_len")));
+
+  Communicator& comm = context.runtime.world();
+  std::vector<int64_t> token_counts(ranks);
+  const int64_t my_tokens = static_cast<int64_t>(shard.token_ids.size());
+  comm.all_gather(&my_tokens, token_counts.data(), 1, DType::Int64);
+  uint64_t token_offset = 0;
+  uint64_t total_tokens = 0;
+  for (uint64_t r = 0; r < ranks; ++r) {
+    if (r < rank) token_offset += static_cast<uint64_t>(token_counts[r]);
+    total_tokens += static_cast<uint64_t>(token_counts[r]);
+  }
+  std::vector<int64_t> offsets;
+  int64_t running = static_cast<int64_t>(token_offset);
+  for (int64_t length : shard.lengths) {
+    offsets.push_back(running);
+    running += length;
+  }
+  if (rank + 1 == ranks) offsets.push_back(static_cast<int64_t>(total_tokens));
+
+  RunStore& store = context.store;
+  const std::string group = "/" + run.name;
+  store.create_dataset(group + "/token_ids", {total_tokens}, DType::Int32);
+  store.create_dataset(group + "/loss_mask", {total_tokens}, DType::UInt8);
+  store.create_dataset(group + "/sample_offsets", {samples + 1}, DType::Int64);
+  store.create_dataset(group + "/task_id", {samples}, DType::Int32);
+  store.write_rows(group + "/token_ids", token_offset, shard.token_ids.size(), shard.token_ids.data());
+  store.write_rows(group + "/loss_mask", token_offset, shard.loss_mask.size(), shard.loss_mask.data());
+  store.write_rows(group + "/sample_offsets", first, offsets.size(), offsets.data());
+  store.write_rows(group + "/task_id", first, last - first, task_ids.data() + first);
+  const uint64_t truncated = all_reduce_value<int64_t>(comm, static_cast<int64_t>(shard.truncated), ReduceOp::Sum);
+  Json counts = Json::object();
+  for (const Task& task : tasks) counts[task.name] = task.samples.size();
+  store.set_attributes(group, {{"tasks", Json{"term", "sequence", "collaborative"}.dump()},
+                               {"samples_per_task", counts.dump()},
+                               {"truncated_samples", std::to_string(truncated)},
+                               {"tokenizer", config.get_optional_string("sft.tokenizer").value_or((sft_dir / "tokenizer.json").string())}});
+  log::info("build-sft: ", samples, " samples, ", total_tokens, " tokens, ", truncated, " truncated to ",
+            config.get_int("sft.max_seq_len"), " tokens; JSON files in ", sft_dir.string());
 }
 
 }  // namespace grlm

@@ -16,7 +16,7 @@ Pipeline grlm_pipeline() {
        needs_tid_extraction, run_similar},
       {"extract", "five-word Term IDs per item from an LLM (or the built-in extractor)", {"similar"},
        {"extract"}, {"data.catalog"}, 1, needs_tid_extraction, run_extract},
-      {"build-sft", "the three instruction tasks, tokenized for training", {"extract"}, {"sft"},
+      {"build-sft", "the three instruction tasks, tokenized for training", {"extract"}, {"sft", "seed"},
        {"data.catalog", "data.interactions", "data.tids", "data.neighbours"}, 1,
        [](const Config&) { return true; }, run_build_sft},
       {"train", "full-parameter fine-tuning (ZeRO-1/2 over NCCL or MPI)", {"build-sft"}, {"train"}, {}, 1,
