@@ -13,9 +13,9 @@ echo "== a catalog item and two users of the synthetic data"
 python3 -c "import json; c = json.load(open('runs/demo/data/catalog.json')); print(json.dumps(c['1'], indent=2))"
 head -2 runs/demo/data/interactions.txt
 echo
-echo "== grlm run --config configs/demo.json (2 ranks)"
+echo "== grlm run --config configs/demo.json (2 ranks), with the synthetic TIDs in place of extraction"
 status=0
-mpirun -np 2 build/grlm run --config configs/demo.json || status=$?
+mpirun -np 2 build/grlm run --config configs/demo.json --set data.tids=runs/demo/data/synthetic_item_id2tid.json || status=$?
 if [ "$status" -eq 3 ]; then
   echo "(the pipeline stopped at a stage that is not built yet in this version)"
 elif [ "$status" -ne 0 ]; then
@@ -23,3 +23,6 @@ elif [ "$status" -ne 0 ]; then
 fi
 echo
 build/grlm inspect runs/demo
+echo
+echo "== a sequence-prediction sample (LlamaFactory JSON, runs/demo/sft/sequence.json)"
+python3 -c "import json; s = json.load(open('runs/demo/sft/sequence.json'))[0]; print(json.dumps(s, indent=2)[:1500])"

@@ -109,6 +109,21 @@ TEST(Synth, NextItemsFollowBrandsAndComplementsFarAboveChance) {
   EXPECT_GT(department_rate, 0.5) << department_rate;
 }
 
+TEST(Synth, SyntheticTidsAreFiveWordsWithFewCollisions) {
+  const auto summary = write_synthetic_dataset(synth_dir("h"), small_options());
+  ItemTable items;
+  load_catalog(summary.catalog_file, items);
+  const TidTable tids = load_tids(summary.tids_file, items, /*closed_items=*/true);
+  EXPECT_EQ(std::count(tids.has.begin(), tids.has.end(), 1), 1000);
+  std::set<Tid> distinct(tids.tids.begin(), tids.tids.end());
+  EXPECT_GT(distinct.size(), 950u);  // collision rate under 5%
+  const auto truth = nlohmann::json::parse(read_file_bytes(summary.truth_file));
+  // The first word is the product type, as the spec orders TIDs.
+  std::string type = truth["1"]["type"];
+  std::transform(type.begin(), type.end(), type.begin(), [](char c) { return c == ' ' ? '-' : static_cast<char>(std::tolower(c)); });
+  EXPECT_EQ(tids.tids[*items.find("1")][0], type);
+}
+
 TEST(Synth, ScalesToLargeCatalogs) {
   SynthOptions options;
   options.items = 200000;

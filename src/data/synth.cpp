@@ -1,6 +1,8 @@
 #include "grlm/data/synth.hpp"
 
 #include <algorithm>
+#include <array>
+#include <cctype>
 #include <cmath>
 #include <fstream>
 #include <map>
@@ -179,7 +181,21 @@ struct Item {
   std::string title;
   std::string description;
   std::string categories;
+  std::array<std::string, 5> tid;  // latent attributes as five words (see synthetic_tids)
 };
+
+// A word of a synthetic TID: lowercase, spaces as '-' ("Color-Treated Hair" -> "color-treated-hair").
+std::string tid_word(std::string_view text) {
+  std::string word;
+  for (char c : text) {
+    if (c == ' ') {
+      word += '-';
+    } else if (c != '\'' && c != '&') {
+      word += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+  }
+  return word;
+}
 
 std::vector<std::string_view> department_names() {
   std::vector<std::string_view> names;
@@ -259,6 +275,9 @@ Item make_item(uint64_t index, const SynthOptions& options, const std::vector<Br
   description += ".";
   item.description = std::move(description);
   item.categories = "Beauty > " + std::string(type.department) + " > " + std::string(type.name);
+  // Product type first, then what tells items of a type apart, as the spec's TIDs are ordered.
+  item.tid = {tid_word(type.name), tid_word(type.coloured ? shade : ingredient), tid_word(type.coloured ? finish : scent),
+              tid_word(audience), tid_word(brand.name)};
   return item;
 }
 
@@ -413,6 +432,7 @@ SynthSummary write_synthetic_dataset(const std::filesystem::path& out_dir, const
   summary.catalog_file = out_dir / "catalog.json";
   summary.interactions_file = out_dir / "interactions.txt";
   summary.truth_file = out_dir / "item_truth.json";
+  summary.tids_file = out_dir / "synthetic_item_id2tid.json";
 
   AtomicFile catalog(summary.catalog_file);
   AtomicFile truth(summary.truth_file);
@@ -434,6 +454,15 @@ SynthSummary write_synthetic_dataset(const std::filesystem::path& out_dir, const
   truth.out() << "}\n";
   catalog.commit();
   truth.commit();
+
+  AtomicFile tids(summary.tids_file);
+  tids.out() << "{\n";
+  for (uint64_t i = 0; i < items.size(); ++i) {
+    tids.out() << "  " << nlohmann::json(std::to_string(i + 1)).dump() << ": " << nlohmann::json(items[i].tid).dump()
+               << (i + 1 < items.size() ? ",\n" : "\n");
+  }
+  tids.out() << "}\n";
+  tids.commit();
 
   AtomicFile interactions(summary.interactions_file);
   std::string line;

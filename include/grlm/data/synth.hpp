@@ -30,9 +30,13 @@ struct SynthSummary {
   std::filesystem::path catalog_file;       // DIR/catalog.json
   std::filesystem::path interactions_file;  // DIR/interactions.txt
   std::filesystem::path truth_file;         // DIR/item_truth.json: latent type/brand per item
+  std::filesystem::path tids_file;          // DIR/synthetic_item_id2tid.json: latent attributes as TIDs
 };
 
-// Writes DIR/catalog.json, DIR/interactions.txt, DIR/item_truth.json and DIR/synth.json.
+// Writes DIR/catalog.json, DIR/interactions.txt, DIR/item_truth.json, DIR/synth.json and
+// DIR/synthetic_item_id2tid.json (each item's latent attributes as five words: product type,
+// ingredient or shade, scent or finish, audience, brand), which lets the stages after
+// extraction run on synthetic data (data.tids) and gives extraction a reference to compare with.
 SynthSummary write_synthetic_dataset(const std::filesystem::path& out_dir, const SynthOptions& options);
 
 }  // namespace grlm
