@@ -214,7 +214,7 @@ TEST(WordLevelTokenizer, BuiltFromTidsAndTitlesEncodesAsTheTokenizersLibraryLoad
   WordLevelSpec spec;
   spec.required_words = required;
   spec.min_count = 3;
-  const std::string json = build_word_level_tokenizer(corpus, spec);
+  const std::string json = build_word_level_tokenizer({corpus.begin(), corpus.end()}, spec);
   const Tokenizer tokenizer = Tokenizer::from_json(json, "word-level");
   EXPECT_EQ(tokenizer.model_type(), "WordLevel");
   EXPECT_EQ(tokenizer.token_to_id("<unk>"), 0);

@@ -51,38 +51,34 @@ struct Task {
   std::vector<SftSample> samples;
 };
 
-Json llamafactory_json(const std::vector<SftSample>& samples) {
-  Json list = Json::array();
-  for (const SftSample& sample : samples) {
-    list.push_back({{"instruction", sample.instruction}, {"input", sample.input}, {"output", sample.output}});
-  }
-  return list;
-}
-
-// The sequence file also carries what a user needs to evaluate elsewhere.
-Json sequence_json(const std::vector<SequenceSample>& samples, const Dataset& dataset) {
-  Json list = Json::array();
-  for (const SequenceSample& sequence : samples) {
+// One sample as a JSON object (the sequence file also carries what a user needs to evaluate
+// elsewhere). Written one record at a time: a whole-file DOM would hold the text several times.
+Json sample_json(const SftSample& sample, const SequenceSample* sequence, const Dataset& dataset) {
+  Json record = {{"instruction", sample.instruction}, {"input", sample.input}, {"output", sample.output}};
+  if (sequence != nullptr) {
     Json item_ids = Json::array();
-    for (ItemIndex item : sequence.items) item_ids.push_back(dataset.items.id(item));
-    list.push_back({{"instruction", sequence.sample.instruction},
-                    {"input", sequence.sample.input},
-                    {"output", sequence.sample.output},
-                    {"user_id", sequence.user_id},
-                    {"item_ids", item_ids},
-                    {"valid_item_id", dataset.items.id(sequence.validation_item)},
-                    {"valid_tid", tid_text(dataset.tids->tids[sequence.validation_item])},
-                    {"test_item_id", dataset.items.id(sequence.test_item)},
-                    {"test_tid", tid_text(dataset.tids->tids[sequence.test_item])}});
+    for (ItemIndex item : sequence->items) item_ids.push_back(dataset.items.id(item));
+    record["user_id"] = sequence->user_id;
+    record["item_ids"] = item_ids;
+    record["valid_item_id"] = dataset.items.id(sequence->validation_item);
+    record["valid_tid"] = tid_text(dataset.tids->tids[sequence->validation_item]);
+    record["test_item_id"] = dataset.items.id(sequence->test_item);
+    record["test_tid"] = tid_text(dataset.tids->tids[sequence->test_item]);
   }
-  return list;
+  return record;
 }
 
-void write_json_file(const std::filesystem::path& file, const Json& json) {
+// A JSON list of the task's samples, written through a temporary file renamed when complete.
+void write_task_file(const std::filesystem::path& file, const std::vector<SftSample>& samples,
+                     const std::vector<SequenceSample>* sequences, const Dataset& dataset) {
   const std::filesystem::path partial = file.string() + ".partial";
   {
     std::ofstream out(partial, std::ios::binary | std::ios::trunc);
-    out << json.dump(2) << "\n";
+    out << "[";
+    for (size_t i = 0; i < samples.size(); ++i) {
+      out << (i > 0 ? ",\n  " : "\n  ") << sample_json(samples[i], sequences ? &(*sequences)[i] : nullptr, dataset).dump();
+    }
+    out << "\n]\n";
     if (!out) throw Error(cat("cannot write ", partial.string()));
   }
   std::filesystem::rename(partial, file);
@@ -90,10 +86,10 @@ void write_json_file(const std::filesystem::path& file, const Json& json) {
 
 // Copies of each sample by the task's weight: floor(w) copies, plus one more with probability
 // frac(w) drawn from a hash of (seed, task, sample) so every rank draws the same.
-std::vector<SftSample> weighted(const std::vector<SftSample>& samples, double weight, const std::string& task,
-                                int64_t seed) {
+std::vector<const SftSample*> weighted(const std::vector<SftSample>& samples, double weight, const std::string& task,
+                                       int64_t seed) {
   if (weight < 0) throw UsageError(cat("sft.weight.", task, " must be >= 0"));
-  std::vector<SftSample> out;
+  std::vector<const SftSample*> out;
   const double whole = std::floor(weight);
   const double fraction = weight - whole;
   for (size_t i = 0; i < samples.size(); ++i) {
@@ -103,7 +99,7 @@ std::vector<SftSample> weighted(const std::vector<SftSample>& samples, double we
       const double draw = static_cast<double>(std::stoull(digest, nullptr, 16)) / static_cast<double>(1ull << 52);
       copies += draw < fraction ? 1 : 0;
     }
-    for (size_t c = 0; c < copies; ++c) out.push_back(samples[i]);
+    for (size_t c = 0; c < copies; ++c) out.push_back(&samples[i]);
   }
   return out;
 }
@@ -167,10 +163,10 @@ Tokenizer model_tokenizer(RunContext& context, const std::vector<Task>& tasks, c
     if (!has_valid_tid(*dataset.tids, static_cast<ItemIndex>(item))) continue;
     for (const std::string& word : dataset.tids->tids[item]) spec.required_words.push_back(word);
   }
-  std::vector<std::string> corpus;
+  std::vector<std::string_view> corpus;
   for (const Task& task : tasks) {
+    if (!task.samples.empty()) corpus.push_back(task.samples.front().instruction);  // the same for every sample
     for (const SftSample& sample : task.samples) {
-      corpus.push_back(sample.instruction);
       corpus.push_back(sample.input);
       corpus.push_back(sample.output);
     }
@@ -220,7 +216,9 @@ void run_build_sft(RunContext& context, const StageRun& run) {
               report.dropped_invalid_tids, " with an item lacking a valid TID, ", report.dropped_too_short,
               " with fewer than 3 items");
     Task task{"sequence", 1, {}};
-    for (const SequenceSample& sequence : sequences) task.samples.push_back(sequence.sample);
+    task.samples.reserve(sequences.size());
+    // The task owns the text; the per-user fields stay in `sequences` (same order).
+    for (SequenceSample& sequence : sequences) task.samples.push_back(std::move(sequence.sample));
     tasks.push_back(std::move(task));
   }
   if (wants("collaborative")) {
@@ -243,14 +241,14 @@ void run_build_sft(RunContext& context, const StageRun& run) {
 
   if (context.runtime.is_root()) {
     for (const Task& task : tasks) {
-      write_json_file(sft_dir / (task.name + ".json"),
-                      task.name == "sequence" ? sequence_json(sequences, dataset) : llamafactory_json(task.samples));
+      write_task_file(sft_dir / (task.name + ".json"), task.samples, task.name == "sequence" ? &sequences : nullptr,
+                      dataset);
     }
   }
 
   Renderer renderer;
   const Tokenizer tokenizer = model_tokenizer(context, tasks, dataset, sft_dir, renderer);
-  std::vector<SftSample> mixture;
+  std::vector<const SftSample*> mixture;
   std::vector<int32_t> task_ids;
   for (const Task& task : tasks) {
     const auto copies = weighted(task.samples, config.get_number("sft.weight." + task.name), task.name,
@@ -266,7 +264,7 @@ void run_build_sft(RunContext& context, const StageRun& run) {
   const uint64_t first = samples * rank / ranks;
   const uint64_t last = samples * (rank + 1) / ranks;
   std::vector<const SftSample*> mine;
-  for (uint64_t i = first; i < last; ++i) mine.push_back(&mixture[i]);
+  for (uint64_t i = first; i < last; ++i) mine.push_back(mixture[i]);
   const TokenizedShard shard =
       tokenize_samples(mine, tokenizer, renderer, static_cast<size_t>(config.get_int("sft.max_seq_len")));
 

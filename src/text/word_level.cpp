@@ -23,12 +23,12 @@ std::string normalized(const std::string& text) {
 
 }  // namespace
 
-std::string build_word_level_tokenizer(const std::vector<std::string>& corpus, const WordLevelSpec& spec) {
+std::string build_word_level_tokenizer(const std::vector<std::string_view>& corpus, const WordLevelSpec& spec) {
   if (spec.special_tokens.empty()) throw UsageError("word-level tokenizer: the first special token is the unknown-word token; give at least one");
   const text::Regex words(kWordPattern, "word-level tokenizer");
   std::unordered_map<std::string, size_t> counts;
-  for (const std::string& text : corpus) {
-    const std::string lower = normalized(text);
+  for (std::string_view text : corpus) {
+    const std::string lower = normalized(std::string(text));
     for (const auto& [start, end] : words.find_all(lower)) ++counts[lower.substr(start, end - start)];
   }
   nlohmann::ordered_json vocab = nlohmann::ordered_json::object();

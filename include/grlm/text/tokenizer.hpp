@@ -94,7 +94,7 @@ struct WordLevelSpec {
 // '-' or '\'') and single other characters; whitespace separates and is dropped; unknown words
 // become the first special token. Returns a tokenizer.json that `tokenizers` loads and encodes
 // identically.
-std::string build_word_level_tokenizer(const std::vector<std::string>& corpus, const WordLevelSpec& spec);
+std::string build_word_level_tokenizer(const std::vector<std::string_view>& corpus, const WordLevelSpec& spec);
 
 // Replaces invalid UTF-8 sequences by U+FFFD, one per maximal invalid subpart (as Python and
 // Rust's from_utf8_lossy do).
