@@ -49,7 +49,7 @@ int run_pipeline(Runtime& runtime, const po::variables_map& values, PipelineOpti
   log::info_all("rank ", runtime.rank(), " on ", runtime.info().host, " uses ", device.description);
   try {
     // Every rank checks the inputs up front, so a bad file fails in seconds, before any stage.
-    load_dataset(config);
+    load_dataset_once(config);
   } catch (const InputError& error) {
     throw CollectiveFailure(error.what());
   }

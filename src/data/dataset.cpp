@@ -1,5 +1,7 @@
 #include "grlm/data/dataset.hpp"
 
+#include <memory>
+
 #include "grlm/core/config.hpp"
 #include "grlm/core/error.hpp"
 #include "grlm/core/log.hpp"
@@ -43,6 +45,17 @@ Dataset load_dataset(const Config& config) {
             dataset.catalog ? ", catalog" : ", no catalog", dataset.tids ? ", TIDs given" : "",
             dataset.neighbours ? ", neighbours given" : "");
   return dataset;
+}
+
+const Dataset& load_dataset_once(const Config& config) {
+  static std::string loaded_key;
+  static std::unique_ptr<Dataset> loaded;
+  const std::string key = config.select({"data"}).dump();
+  if (!loaded || loaded_key != key) {
+    loaded = std::make_unique<Dataset>(load_dataset(config));
+    loaded_key = key;
+  }
+  return *loaded;
 }
 
 }  // namespace grlm

@@ -187,7 +187,7 @@ void run_build_sft(RunContext& context, const StageRun& run) {
   if (!config.has("data.tids")) {
     throw UsageError("stage build-sft needs Term IDs: set data.tids (extraction is not built yet in this version)");
   }
-  Dataset dataset = load_dataset(config);
+  const Dataset& dataset = load_dataset_once(config);
   const std::filesystem::path sft_dir = std::filesystem::path(config.get_string("run_dir")) / "sft";
   if (context.runtime.is_root()) std::filesystem::create_directories(sft_dir);
   context.runtime.world().barrier();
@@ -222,20 +222,22 @@ void run_build_sft(RunContext& context, const StageRun& run) {
     tasks.push_back(std::move(task));
   }
   if (wants("collaborative")) {
+    std::optional<Neighbours> computed;
     if (!dataset.neighbours) {
       CfNeighbourOptions options;
       options.max_distance = static_cast<size_t>(config.get_int("sft.cf_max_distance"));
       const Neighbours local = compute_cf_neighbours(dataset.interactions, dataset.items.size(), options,
                                                      context.runtime.rank(), context.runtime.world_size());
-      dataset.neighbours = gather_neighbours(context.runtime.world(), local);
+      computed = gather_neighbours(context.runtime.world(), local);
       if (context.runtime.is_root()) {
-        const size_t left_out = write_neighbours_file(sft_dir / "neighbours.txt", *dataset.neighbours, dataset.items);
-        log::info("build-sft: computed neighbours for ", dataset.neighbours->by_anchor.size(),
+        const size_t left_out = write_neighbours_file(sft_dir / "neighbours.txt", *computed, dataset.items);
+        log::info("build-sft: computed neighbours for ", computed->by_anchor.size(),
                   " items from training histories (", left_out, " with fewer than 20 left out of neighbours.txt)");
       }
     }
     tasks.push_back({"collaborative", 2,
-                     build_collaborative_samples(dataset, *dataset.neighbours, instruction_for(config, "collaborative"),
+                     build_collaborative_samples(dataset, computed ? *computed : *dataset.neighbours,
+                                                 instruction_for(config, "collaborative"),
                                                  static_cast<size_t>(config.get_int("sft.collaborative_top_n")))});
   }
 

@@ -2,6 +2,7 @@
 
 #include <utf8proc.h>
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "grlm/core/error.hpp"
@@ -124,6 +125,10 @@ bool is_alphanumeric(char32_t c) {
 }
 
 std::string normalize(std::string_view text, NormalForm form) {
+  // Every normalization form leaves ASCII as it is: skip the Unicode tables for it.
+  if (std::all_of(text.begin(), text.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; })) {
+    return std::string(text);
+  }
   int options = UTF8PROC_STABLE;
   switch (form) {
     case NormalForm::NFC: options |= UTF8PROC_COMPOSE; break;
@@ -146,6 +151,12 @@ std::string to_lowercase(std::string_view text) {
   out.reserve(text.size());
   size_t position = 0;
   while (position < text.size()) {
+    const auto byte = static_cast<unsigned char>(text[position]);
+    if (byte < 0x80) {
+      out.push_back(static_cast<char>(byte >= 'A' && byte <= 'Z' ? byte + ('a' - 'A') : byte));
+      ++position;
+      continue;
+    }
     const char32_t c = next_code_point(text, position);
     if (c == 0x130) {  // the one code point whose lowercase is two: "i" + combining dot above
       out += "i\xCC\x87";

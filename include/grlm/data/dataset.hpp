@@ -94,6 +94,10 @@ struct Dataset {
 // (optional). With a catalog, every id elsewhere must be a catalog item.
 Dataset load_dataset(const Config& config);
 
+// The same, loaded once per process for the same data.* settings: the input check at the start
+// of `grlm run` and the stages share one copy.
+const Dataset& load_dataset_once(const Config& config);
+
 // Pads a TID table to the item table's size after items were added.
 void fit_tids_to_items(TidTable& tids, const ItemTable& items);
 
