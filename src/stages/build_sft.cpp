@@ -9,6 +9,7 @@
 #include "grlm/core/error.hpp"
 #include "grlm/core/hash.hpp"
 #include "grlm/core/log.hpp"
+#include "grlm/core/progress.hpp"
 #include "grlm/data/cf_neighbours.hpp"
 #include "grlm/data/sft_tasks.hpp"
 #include "grlm/data/text_file.hpp"
@@ -126,9 +127,11 @@ struct TokenizedShard {
 // Prompt and response are encoded apart (as LlamaFactory does); loss on response tokens only.
 // Too long: the response is cut first, then the prompt from its left.
 TokenizedShard tokenize_samples(const std::vector<const SftSample*>& samples, const Tokenizer& tokenizer,
-                                const Renderer& renderer, size_t max_seq_len) {
+                                const Renderer& renderer, size_t max_seq_len, Progress& progress) {
   TokenizedShard shard;
-  for (const SftSample* sample : samples) {
+  for (size_t i = 0; i < samples.size(); ++i) {
+    if (i % 256 == 255) progress.add(256);
+    const SftSample* sample = samples[i];
     const auto [prompt, response] = renderer.render(*sample);
     std::vector<TokenId> prompt_ids = tokenizer.encode(prompt);
     std::vector<TokenId> response_ids = tokenizer.encode(response);
@@ -145,6 +148,7 @@ TokenizedShard tokenize_samples(const std::vector<const SftSample*>& samples, co
     shard.loss_mask.insert(shard.loss_mask.end(), response_ids.size(), 1);
     shard.lengths.push_back(static_cast<int64_t>(prompt_ids.size() + response_ids.size()));
   }
+  progress.add(samples.size() % 256);
   return shard;
 }
 
@@ -267,8 +271,11 @@ void run_build_sft(RunContext& context, const StageRun& run) {
   const uint64_t last = samples * (rank + 1) / ranks;
   std::vector<const SftSample*> mine;
   for (uint64_t i = first; i < last; ++i) mine.push_back(mixture[i]);
+  Progress progress(context.runtime, "build-sft: tokenizing", samples, "samples",
+                    config.get_number("log.progress_interval_s"));
   const TokenizedShard shard =
-      tokenize_samples(mine, tokenizer, renderer, static_cast<size_t>(config.get_int("sft.max_seq_len")));
+      tokenize_samples(mine, tokenizer, renderer, static_cast<size_t>(config.get_int("sft.max_seq_len")), progress);
+  progress.finish();
 
   Communicator& comm = context.runtime.world();
   std::vector<int64_t> token_counts(ranks);
