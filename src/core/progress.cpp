@@ -3,7 +3,9 @@
 #include <mpi.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
+#include <thread>
 #include <cstdio>
 #include <vector>
 
@@ -74,22 +76,17 @@ struct Progress::State {
     return text;
   }
 
-  void receive_reports(bool block_until_final) {
-    auto all_final = [&]() {
-      for (uint8_t seen : final_seen) if (!seen) return false;
-      return true;
-    };
+  bool all_final() const {
+    return std::all_of(final_seen.begin(), final_seen.end(), [](uint8_t seen) { return seen != 0; });
+  }
+
+  // Takes every report that has arrived; returns when none is waiting.
+  void receive_reports() {
     while (true) {
       int waiting = 0;
       MPI_Status status;
-      if (block_until_final) {
-        if (all_final()) return;
-        MPI_Probe(MPI_ANY_SOURCE, kProgressTag, comm, &status);
-        waiting = 1;
-      } else {
-        MPI_Iprobe(MPI_ANY_SOURCE, kProgressTag, comm, &waiting, &status);
-        if (!waiting) return;
-      }
+      MPI_Iprobe(MPI_ANY_SOURCE, kProgressTag, comm, &waiting, &status);
+      if (!waiting) return;
       ProgressReport report;
       MPI_Recv(&report, 2, MPI_UINT64_T, status.MPI_SOURCE, kProgressTag, comm, MPI_STATUS_IGNORE);
       rank_done[static_cast<size_t>(status.MPI_SOURCE)] = report.done;
@@ -158,7 +155,7 @@ void Progress::add(uint64_t local_done) {
     return;
   }
   s.rank_done[0] = s.local_done;
-  s.receive_reports(false);
+  s.receive_reports();
   const double period = s.terminal ? kTerminalRedrawSeconds : s.interval_s;
   if (seconds_between(s.last_print, now) >= period) s.print(now);
 }
@@ -172,7 +169,16 @@ uint64_t Progress::finish() {
     return s.local_done;
   }
   s.rank_done[0] = s.local_done;
-  s.receive_reports(true);
+  // Rank 0 may finish its share first: keep the display going until every rank has reported.
+  while (true) {
+    s.receive_reports();
+    if (s.all_final()) break;
+    const auto waiting_now = Clock::now();
+    if (seconds_between(s.last_print, waiting_now) >= (s.terminal ? kTerminalRedrawSeconds : s.interval_s)) {
+      s.print(waiting_now);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
   const auto now = Clock::now();
   const double elapsed = seconds_between(s.start, now);
   if (s.terminal) {
