@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "grlm/core/error.hpp"
+#include "grlm/data/text_file.hpp"
 #include "grlm/text/tokenizer.hpp"
 #include "test_support.hpp"
 
@@ -22,11 +23,6 @@ std::vector<nlohmann::json> read_jsonl(const std::filesystem::path& file) {
   std::vector<nlohmann::json> lines;
   for (std::string line; std::getline(in, line);) lines.push_back(nlohmann::json::parse(line));
   return lines;
-}
-
-std::string read_test_file(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
 std::filesystem::path oracle_file(const char* name) {
@@ -195,7 +191,7 @@ TEST(TokenizerConfigFile, Qwen3SpecialTokens) {
 
 TEST(WordLevelTokenizer, BuiltFromTidsAndTitlesEncodesAsTheTokenizersLibraryLoadsIt) {
   // Vocabulary: every TID term of the Beauty data, the format words, frequent title words.
-  const auto tid_document = nlohmann::json::parse(read_test_file(test::shared_data("beauty/beauty_item_id2tid.json")));
+  const auto tid_document = nlohmann::json::parse(read_file_bytes(test::shared_data("beauty/beauty_item_id2tid.json")));
   std::vector<std::string> required = {"item", "text", "id", ":", "[", "]", ",", "title", "none."};
   std::vector<std::string> corpus;
   for (const auto& [id, words] : tid_document.items()) {
@@ -206,7 +202,7 @@ TEST(WordLevelTokenizer, BuiltFromTidsAndTitlesEncodesAsTheTokenizersLibraryLoad
     }
     corpus.push_back(line + "] Title: None.");
   }
-  const auto catalog = nlohmann::json::parse(read_test_file(test::shared_data("beauty/beauty.item.head.json")));
+  const auto catalog = nlohmann::json::parse(read_file_bytes(test::shared_data("beauty/beauty.item.head.json")));
   for (const auto& [id, item] : catalog.items()) {
     corpus.push_back(item.value("title", ""));
     corpus.push_back(item.value("description", ""));

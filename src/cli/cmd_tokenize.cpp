@@ -21,15 +21,7 @@ std::vector<std::string> read_lines(const std::string& path) {
     text = read_file_bytes(path);
   }
   std::vector<std::string> lines;
-  size_t start = 0;
-  while (start < text.size()) {
-    size_t end = text.find('\n', start);
-    if (end == std::string::npos) end = text.size();
-    std::string line = text.substr(start, end - start);
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    lines.push_back(std::move(line));
-    start = end + 1;
-  }
+  for_each_line(text, [&](size_t, std::string_view line) { lines.emplace_back(line); });
   return lines;
 }
 

@@ -7,21 +7,6 @@
 namespace grlm {
 namespace {
 
-// Calls `on_line(line_number, line)` for every line, without its "\n" or "\r\n".
-template <class OnLine>
-void for_each_line(const std::string& text, OnLine&& on_line) {
-  size_t start = 0;
-  size_t line_number = 0;
-  while (start < text.size()) {
-    size_t end = text.find('\n', start);
-    if (end == std::string::npos) end = text.size();
-    std::string_view line(text.data() + start, end - start);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    on_line(++line_number, line);
-    start = end + 1;
-  }
-}
-
 template <class OnField>
 void for_each_field(std::string_view line, OnField&& on_field) {
   size_t position = 0;

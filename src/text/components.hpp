@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "grlm/core/error.hpp"
 #include "grlm/text/tokenizer.hpp"
 
 namespace grlm::text {
@@ -71,5 +72,17 @@ std::string string_or(const Json& object, const char* key, const std::string& fa
 
 // The JSON field `key` of `object`, or an Error naming `where.key` when it is missing.
 const Json& required(const Json& object, const char* key, const std::string& where);
+
+// The steps of a "Sequence" component: each entry of spec[field] made by `make`, named
+// "where.field[i]" in errors.
+template <class Component>
+std::vector<std::unique_ptr<Component>> make_steps(
+    const Json& spec, const char* field, const std::string& where,
+    std::unique_ptr<Component> (*make)(const Json&, const std::string&)) {
+  std::vector<std::unique_ptr<Component>> steps;
+  const Json& list = required(spec, field, where);
+  for (size_t i = 0; i < list.size(); ++i) steps.push_back(make(list[i], cat(where, ".", field, "[", i, "]")));
+  return steps;
+}
 
 }  // namespace grlm::text

@@ -183,12 +183,7 @@ std::unique_ptr<Decoder> make_decoder(const Json& spec, const std::string& where
   if (type == "Fuse") return std::make_unique<FuseDecoder>();
   if (type == "Strip") return std::make_unique<StripDecoder>(spec, where);
   if (type == "Metaspace") return std::make_unique<MetaspaceDecoder>(spec);
-  if (type == "Sequence") {
-    std::vector<std::unique_ptr<Decoder>> steps;
-    const Json& list = required(spec, "decoders", where);
-    for (size_t i = 0; i < list.size(); ++i) steps.push_back(make_decoder(list[i], cat(where, ".decoders[", i, "]")));
-    return std::make_unique<SequenceDecoder>(std::move(steps));
-  }
+  if (type == "Sequence") return std::make_unique<SequenceDecoder>(make_steps(spec, "decoders", where, make_decoder));
   throw Error(cat(where, ".type: decoder '", type,
                   "' is not supported (supported: ByteLevel, Replace, ByteFallback, Fuse, Strip, Metaspace, Sequence)"));
 }

@@ -127,14 +127,7 @@ std::unique_ptr<Normalizer> make_normalizer(const Json& spec, const std::string&
   if (type == "Strip") return std::make_unique<Strip>(spec.value("strip_left", true), spec.value("strip_right", true));
   if (type == "Prepend") return std::make_unique<Prepend>(required(spec, "prepend", where).get<std::string>());
   if (type == "Replace") return std::make_unique<Replace>(spec, where);
-  if (type == "Sequence") {
-    std::vector<std::unique_ptr<Normalizer>> steps;
-    const Json& list = required(spec, "normalizers", where);
-    for (size_t i = 0; i < list.size(); ++i) {
-      steps.push_back(make_normalizer(list[i], cat(where, ".normalizers[", i, "]")));
-    }
-    return std::make_unique<Sequence>(std::move(steps));
-  }
+  if (type == "Sequence") return std::make_unique<Sequence>(make_steps(spec, "normalizers", where, make_normalizer));
   throw Error(cat(where, ".type: normalizer '", type,
                   "' is not supported (supported: NFC, NFD, NFKC, NFKD, Lowercase, StripAccents, Strip, "
                   "Prepend, Replace, Sequence)"));

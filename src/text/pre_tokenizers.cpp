@@ -287,14 +287,7 @@ std::unique_ptr<PreTokenizer> make_pre_tokenizer(const Json& spec, const std::st
     const Behavior behavior = spec.contains("behavior") ? parse_behavior(spec, where) : Behavior::Isolated;
     return std::make_unique<PatternSplit>(R"([\p{P}!-/:-@\[-`{-~])", behavior, false, where);
   }
-  if (type == "Sequence") {
-    std::vector<std::unique_ptr<PreTokenizer>> steps;
-    const Json& list = required(spec, "pretokenizers", where);
-    for (size_t i = 0; i < list.size(); ++i) {
-      steps.push_back(make_pre_tokenizer(list[i], cat(where, ".pretokenizers[", i, "]")));
-    }
-    return std::make_unique<Sequence>(std::move(steps));
-  }
+  if (type == "Sequence") return std::make_unique<Sequence>(make_steps(spec, "pretokenizers", where, make_pre_tokenizer));
   throw Error(cat(where, ".type: pre-tokenizer '", type,
                   "' is not supported (supported: Split, ByteLevel, Metaspace, Whitespace, WhitespaceSplit, "
                   "Digits, Punctuation, Sequence)"));

@@ -16,6 +16,22 @@ namespace grlm {
 // The file's bytes; InputError naming the file when it cannot be read.
 std::string read_file_bytes(const std::filesystem::path& file);
 
+// Calls on_line(line_number, line) for every line of `text`, 1-based, without its "\n" or
+// "\r\n"; a final line without a newline counts, an empty text has no lines.
+template <class OnLine>
+void for_each_line(std::string_view text, OnLine&& on_line) {
+  size_t start = 0;
+  size_t line_number = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view line = text.substr(start, end - start);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    on_line(++line_number, line);
+    start = end + 1;
+  }
+}
+
 // Byte offset of the first invalid UTF-8 sequence (overlong forms, surrogates and code points above
 // U+10FFFF count as invalid), or nullopt when the text is valid UTF-8.
 std::optional<size_t> find_invalid_utf8(std::string_view text);
