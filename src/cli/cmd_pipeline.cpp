@@ -101,31 +101,12 @@ Command stage_command(const StageDef& stage) {
   return command;
 }
 
-// Tools whose implementation lands with the model and tokenizer.
-Command tool_not_built(const std::string& name, const std::string& summary, const std::string& usage) {
-  Command command;
-  command.name = name;
-  command.group = "tool";
-  command.summary = summary + " (not built yet)";
-  command.usage = usage;
-  command.options = [] { return po::options_description("Options (accepted once this tool is built)"); };
-  command.accepts_any_options = true;
-  command.run = [name](Runtime&, const po::variables_map&) -> int {
-    throw NotBuiltError(cat("grlm ", name, " is not built yet in this version of grlm"));
-  };
-  return command;
-}
-
 }  // namespace
 
 std::vector<Command> pipeline_commands() {
   std::vector<Command> list = {pipeline_run_command()};
   const Pipeline pipeline = grlm_pipeline();
   for (const StageDef& stage : pipeline.stages()) list.push_back(stage_command(stage));
-  list.push_back(tool_not_built("generate", "generate continuations with a Qwen2/Qwen3 checkpoint",
-                                "--model DIR --input prompts.jsonl --output out.jsonl [options]"));
-  list.push_back(tool_not_built("score", "teacher-forced log-probabilities of token sequences",
-                                "--model DIR --input ids.jsonl --output out.jsonl"));
   return list;
 }
 

@@ -33,6 +33,9 @@ po::options_description config_options();
 Command synth_command();
 Command inspect_command();
 Command tokenize_command();
+Command generate_command();  // built with libtorch only
+Command score_command();
+Command init_model_command();
 std::vector<Command> pipeline_commands();
 
 // Parses the command line, runs the command, returns the exit code. UsageError from parsing is

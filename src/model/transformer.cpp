@@ -1,0 +1,353 @@
+#include "grlm/model/transformer.hpp"
+
+#include <cmath>
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <c10/core/GradMode.h>
+
+#include "grlm/core/error.hpp"
+
+namespace grlm {
+namespace {
+
+at::Tensor arange_float(int64_t end, int64_t step = 1) {
+  return at::arange(0, end, step, at::TensorOptions().dtype(at::kLong)).to(at::kFloat);
+}
+
+at::Tensor default_inv_freq(double theta, int64_t dim) {
+  return 1.0 / at::pow(theta, arange_float(dim, 2) / static_cast<double>(dim));
+}
+
+double yarn_mscale(double scale, double mscale = 1.0) {
+  return scale <= 1.0 ? 1.0 : 0.1 * mscale * std::log(scale) + 1.0;
+}
+
+// YaRN: interpolated frequencies for long wavelengths, extrapolated for short ones, a linear ramp
+// between (https://arxiv.org/abs/2309.00071), and the attention temperature factor.
+std::pair<at::Tensor, double> yarn_inv_freq(const RopeConfig& rope, int64_t dim) {
+  double attention_factor = 1.0;
+  if (rope.attention_factor) {
+    attention_factor = *rope.attention_factor;
+  } else if (rope.mscale && rope.mscale_all_dim && *rope.mscale != 0 && *rope.mscale_all_dim != 0) {
+    attention_factor = yarn_mscale(rope.factor, *rope.mscale) / yarn_mscale(rope.factor, *rope.mscale_all_dim);
+  } else {
+    attention_factor = yarn_mscale(rope.factor);
+  }
+  const double beta_fast = rope.beta_fast != 0 ? rope.beta_fast : 32.0;
+  const double beta_slow = rope.beta_slow != 0 ? rope.beta_slow : 1.0;
+  const auto correction_dim = [&](double rotations) {
+    return (static_cast<double>(dim) *
+            std::log(static_cast<double>(rope.original_max_position_embeddings) / (rotations * 2 * M_PI))) /
+           (2 * std::log(rope.theta));
+  };
+  double low = correction_dim(beta_fast);
+  double high = correction_dim(beta_slow);
+  if (rope.truncate) {
+    low = std::floor(low);
+    high = std::ceil(high);
+  }
+  low = std::max(low, 0.0);
+  high = std::min(high, static_cast<double>(dim - 1));
+  if (low == high) high += 0.001;
+  const at::Tensor position_freqs = at::pow(rope.theta, arange_float(dim, 2) / static_cast<double>(dim));
+  const at::Tensor extrapolation = 1.0 / position_freqs;
+  const at::Tensor interpolation = 1.0 / (rope.factor * position_freqs);
+  const at::Tensor ramp = at::clamp((at::arange(dim / 2, at::kFloat) - low) / (high - low), 0, 1);
+  const at::Tensor extrapolation_factor = 1 - ramp;
+  return {interpolation * (1 - extrapolation_factor) + extrapolation * extrapolation_factor, attention_factor};
+}
+
+at::Tensor normal_tensor(at::IntArrayRef shape, double std, at::Generator& generator) {
+  return at::empty(shape, at::kFloat).normal_(0.0, std, generator);
+}
+
+}  // namespace
+
+at::ScalarType parse_dtype(const std::string& name) {
+  if (name == "float32" || name == "fp32" || name == "float") return at::kFloat;
+  if (name == "bfloat16" || name == "bf16") return at::kBFloat16;
+  if (name == "float16" || name == "fp16" || name == "half") return at::kHalf;
+  if (name == "float64" || name == "fp64" || name == "double") return at::kDouble;
+  throw UsageError(cat("unknown dtype '", name, "' (float32, bfloat16, float16, float64)"));
+}
+
+std::string dtype_name(at::ScalarType dtype) {
+  switch (dtype) {
+    case at::kFloat: return "float32";
+    case at::kBFloat16: return "bfloat16";
+    case at::kHalf: return "float16";
+    case at::kDouble: return "float64";
+    default: return c10::toString(dtype);
+  }
+}
+
+// ---------------------------------------------------------------- KV cache
+
+KvCache::KvCache(const ModelConfig& config, int64_t batch, int64_t capacity, at::ScalarType dtype, at::Device device)
+    : capacity_(capacity) {
+  const auto options = at::TensorOptions().dtype(dtype).device(device);
+  for (int64_t layer = 0; layer < config.num_hidden_layers; ++layer) {
+    keys_.push_back(at::empty({batch, config.num_key_value_heads, capacity, config.head_dim}, options));
+    values_.push_back(at::empty({batch, config.num_key_value_heads, capacity, config.head_dim}, options));
+  }
+}
+
+int64_t KvCache::bytes_needed(const ModelConfig& config, int64_t batch, int64_t capacity, at::ScalarType dtype) {
+  return 2 * config.num_hidden_layers * batch * config.num_key_value_heads * capacity * config.head_dim *
+         static_cast<int64_t>(c10::elementSize(dtype));
+}
+
+std::pair<at::Tensor, at::Tensor> KvCache::store(size_t layer, const at::Tensor& keys, const at::Tensor& values) {
+  const int64_t tokens = keys.size(2);
+  if (length_ + tokens > capacity_) {
+    throw Error(cat("KV cache full: ", length_, " + ", tokens, " positions exceed its capacity of ", capacity_));
+  }
+  keys_[layer].narrow(2, length_, tokens).copy_(keys);
+  values_[layer].narrow(2, length_, tokens).copy_(values);
+  return {keys_[layer].narrow(2, 0, length_ + tokens), values_[layer].narrow(2, 0, length_ + tokens)};
+}
+
+void KvCache::advance(int64_t tokens) { length_ += tokens; }
+
+void KvCache::select_rows(const at::Tensor& rows) {
+  const at::Tensor index = rows.to(keys_.empty() ? at::kCPU : keys_[0].device(), at::kLong);
+  for (size_t layer = 0; layer < keys_.size(); ++layer) {
+    keys_[layer] = keys_[layer].index_select(0, index);
+    values_[layer] = values_[layer].index_select(0, index);
+  }
+}
+
+void KvCache::repeat_rows(int64_t times) {
+  for (size_t layer = 0; layer < keys_.size(); ++layer) {
+    keys_[layer] = keys_[layer].repeat_interleave(times, 0);
+    values_[layer] = values_[layer].repeat_interleave(times, 0);
+  }
+}
+
+// ---------------------------------------------------------------- model
+
+Transformer::Transformer(ModelConfig config, at::ScalarType dtype, at::Device device)
+    : config_(std::move(config)), dtype_(dtype), device_(device) {
+  const auto options = at::TensorOptions().dtype(dtype).device(device);
+  const int64_t hidden = config_.hidden_size;
+  const int64_t q_width = config_.num_attention_heads * config_.head_dim;
+  const int64_t kv_width = config_.num_key_value_heads * config_.head_dim;
+  embed_tokens_ = at::empty({config_.vocab_size, hidden}, options);
+  final_norm_ = at::empty({hidden}, options);
+  lm_head_ = config_.tie_word_embeddings ? embed_tokens_ : at::empty({config_.vocab_size, hidden}, options);
+  for (int64_t index = 0; index < config_.num_hidden_layers; ++index) {
+    Layer layer;
+    layer.input_norm = at::empty({hidden}, options);
+    layer.post_attention_norm = at::empty({hidden}, options);
+    layer.q_proj = at::empty({q_width, hidden}, options);
+    layer.k_proj = at::empty({kv_width, hidden}, options);
+    layer.v_proj = at::empty({kv_width, hidden}, options);
+    layer.o_proj = at::empty({hidden, q_width}, options);
+    if (config_.qkv_bias()) {
+      layer.q_bias = at::empty({q_width}, options);
+      layer.k_bias = at::empty({kv_width}, options);
+      layer.v_bias = at::empty({kv_width}, options);
+    }
+    if (config_.o_bias()) layer.o_bias = at::empty({hidden}, options);
+    if (config_.qk_norm()) {
+      layer.q_norm = at::empty({config_.head_dim}, options);
+      layer.k_norm = at::empty({config_.head_dim}, options);
+    }
+    layer.gate_proj = at::empty({config_.intermediate_size, hidden}, options);
+    layer.up_proj = at::empty({config_.intermediate_size, hidden}, options);
+    layer.down_proj = at::empty({hidden, config_.intermediate_size}, options);
+    layers_.push_back(std::move(layer));
+  }
+  const RopeConfig& rope = config_.rope;
+  const int64_t dim = config_.rotary_dim();
+  at::Tensor inv_freq;
+  if (rope.type == "yarn") {
+    std::tie(inv_freq, attention_scaling_) = yarn_inv_freq(rope, dim);
+  } else {
+    inv_freq = default_inv_freq(rope.theta, dim);
+    if (rope.type == "linear") inv_freq = inv_freq / rope.factor;
+  }
+  inv_freq_ = inv_freq.to(device);
+}
+
+std::vector<std::pair<std::string, at::Tensor>> Transformer::named_parameters() const {
+  std::vector<std::pair<std::string, at::Tensor>> named;
+  named.emplace_back("model.embed_tokens.weight", embed_tokens_);
+  for (size_t index = 0; index < layers_.size(); ++index) {
+    const Layer& layer = layers_[index];
+    const std::string prefix = cat("model.layers.", index, ".");
+    named.emplace_back(prefix + "input_layernorm.weight", layer.input_norm);
+    named.emplace_back(prefix + "self_attn.q_proj.weight", layer.q_proj);
+    if (layer.q_bias.defined()) named.emplace_back(prefix + "self_attn.q_proj.bias", layer.q_bias);
+    named.emplace_back(prefix + "self_attn.k_proj.weight", layer.k_proj);
+    if (layer.k_bias.defined()) named.emplace_back(prefix + "self_attn.k_proj.bias", layer.k_bias);
+    named.emplace_back(prefix + "self_attn.v_proj.weight", layer.v_proj);
+    if (layer.v_bias.defined()) named.emplace_back(prefix + "self_attn.v_proj.bias", layer.v_bias);
+    named.emplace_back(prefix + "self_attn.o_proj.weight", layer.o_proj);
+    if (layer.o_bias.defined()) named.emplace_back(prefix + "self_attn.o_proj.bias", layer.o_bias);
+    if (layer.q_norm.defined()) {
+      named.emplace_back(prefix + "self_attn.q_norm.weight", layer.q_norm);
+      named.emplace_back(prefix + "self_attn.k_norm.weight", layer.k_norm);
+    }
+    named.emplace_back(prefix + "post_attention_layernorm.weight", layer.post_attention_norm);
+    named.emplace_back(prefix + "mlp.gate_proj.weight", layer.gate_proj);
+    named.emplace_back(prefix + "mlp.up_proj.weight", layer.up_proj);
+    named.emplace_back(prefix + "mlp.down_proj.weight", layer.down_proj);
+  }
+  named.emplace_back("model.norm.weight", final_norm_);
+  if (!config_.tie_word_embeddings) named.emplace_back("lm_head.weight", lm_head_);
+  return named;
+}
+
+void Transformer::initialize(uint64_t seed) {
+  c10::NoGradGuard no_grad;
+  at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(seed);
+  const double std = config_.initializer_range;
+  for (auto& [name, parameter] : named_parameters()) {
+    at::Tensor value;
+    const bool is_norm = name.find("norm.weight") != std::string::npos;
+    if (is_norm) {
+      value = at::ones(parameter.sizes(), at::kFloat);
+    } else if (name.size() > 5 && name.compare(name.size() - 5, 5, ".bias") == 0) {
+      value = at::zeros(parameter.sizes(), at::kFloat);
+    } else {
+      value = normal_tensor(parameter.sizes(), std, generator);
+      if (name == "model.embed_tokens.weight" && config_.pad_token_id && *config_.pad_token_id >= 0 &&
+          *config_.pad_token_id < config_.vocab_size) {
+        value[*config_.pad_token_id].zero_();
+      }
+    }
+    parameter.copy_(value);
+  }
+}
+
+void Transformer::set_requires_grad(bool requires_grad) {
+  for (auto& [name, parameter] : named_parameters()) parameter.requires_grad_(requires_grad);
+}
+
+at::Tensor Transformer::rms_norm(const at::Tensor& x, const at::Tensor& weight) const {
+  const at::Tensor as_float = x.to(at::kFloat);
+  const at::Tensor variance = as_float.pow(2).mean(-1, true);
+  return weight * (as_float * at::rsqrt(variance + config_.rms_norm_eps)).to(x.scalar_type());
+}
+
+std::pair<at::Tensor, at::Tensor> Transformer::rotary_tables(const at::Tensor& position_ids) const {
+  at::Tensor inv_freq = inv_freq_;
+  const RopeConfig& rope = config_.rope;
+  if (rope.type == "dynamic") {
+    // NTK-aware scaling grows the base once sequences pass the trained length.
+    const int64_t seq_len = position_ids.max().item<int64_t>() + 1;
+    if (seq_len > config_.max_position_embeddings) {
+      const double dim = static_cast<double>(config_.rotary_dim());
+      const double base = rope.theta * std::pow(rope.factor * static_cast<double>(seq_len) /
+                                                        static_cast<double>(config_.max_position_embeddings) -
+                                                    (rope.factor - 1),
+                                                dim / (dim - 2));
+      inv_freq = default_inv_freq(base, config_.rotary_dim()).to(device_);
+    }
+  }
+  const at::Tensor freqs = position_ids.unsqueeze(-1).to(at::kFloat) * inv_freq;
+  const at::Tensor angles = at::cat({freqs, freqs}, -1);
+  at::Tensor cos = angles.cos();
+  at::Tensor sin = angles.sin();
+  if (attention_scaling_ != 1.0) {
+    cos = cos * attention_scaling_;
+    sin = sin * attention_scaling_;
+  }
+  return {cos.to(dtype_).unsqueeze(1), sin.to(dtype_).unsqueeze(1)};
+}
+
+namespace {
+
+at::Tensor rotate_half(const at::Tensor& x) {
+  const int64_t half = x.size(-1) / 2;
+  return at::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
+}
+
+at::Tensor apply_rotary(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
+  const int64_t rotary = cos.size(-1);
+  if (rotary == x.size(-1)) return x * cos + rotate_half(x) * sin;
+  const at::Tensor rotated = x.narrow(-1, 0, rotary);
+  return at::cat({rotated * cos + rotate_half(rotated) * sin, x.narrow(-1, rotary, x.size(-1) - rotary)}, -1);
+}
+
+}  // namespace
+
+at::Tensor Transformer::attention(const Layer& layer, const at::Tensor& normed, const at::Tensor& cos,
+                                  const at::Tensor& sin, const at::Tensor& mask, bool causal, size_t layer_index,
+                                  KvCache* cache) const {
+  const int64_t batch = normed.size(0);
+  const int64_t tokens = normed.size(1);
+  const int64_t head_dim = config_.head_dim;
+  at::Tensor query = at::linear(normed, layer.q_proj, layer.q_bias).view({batch, tokens, -1, head_dim});
+  at::Tensor key = at::linear(normed, layer.k_proj, layer.k_bias).view({batch, tokens, -1, head_dim});
+  at::Tensor value = at::linear(normed, layer.v_proj, layer.v_bias).view({batch, tokens, -1, head_dim});
+  if (layer.q_norm.defined()) {
+    query = rms_norm(query, layer.q_norm);
+    key = rms_norm(key, layer.k_norm);
+  }
+  query = apply_rotary(query.transpose(1, 2), cos, sin);
+  key = apply_rotary(key.transpose(1, 2), cos, sin);
+  value = value.transpose(1, 2);
+  if (cache) std::tie(key, value) = cache->store(layer_index, key, value);
+  const bool grouped = config_.num_key_value_heads != config_.num_attention_heads;
+  at::Tensor output;
+  if (grouped) {
+    // Repeating keys/values keeps the fast fused kernels available on every device.
+    const int64_t repeats = config_.num_attention_heads / config_.num_key_value_heads;
+    key = key.repeat_interleave(repeats, 1);
+    value = value.repeat_interleave(repeats, 1);
+  }
+  output = at::scaled_dot_product_attention(query, key, value, mask.defined() ? std::optional<at::Tensor>(mask) : std::nullopt,
+                                            0.0, causal && !mask.defined(), 1.0 / std::sqrt(static_cast<double>(head_dim)));
+  output = output.transpose(1, 2).reshape({batch, tokens, -1});
+  return at::linear(output, layer.o_proj, layer.o_bias);
+}
+
+at::Tensor Transformer::hidden_states(const ForwardInputs& inputs) const {
+  const at::Tensor& input_ids = inputs.input_ids;
+  const int64_t batch = input_ids.size(0);
+  const int64_t tokens = input_ids.size(1);
+  const int64_t past = inputs.cache ? inputs.cache->length() : 0;
+  at::Tensor position_ids = inputs.position_ids;
+  if (!position_ids.defined()) {
+    position_ids = at::arange(past, past + tokens, at::TensorOptions().dtype(at::kLong).device(device_)).unsqueeze(0).expand({batch, tokens});
+  }
+  // Without padding and without a cache prefix, plain causal attention (fused kernels); otherwise
+  // an explicit mask: causal over cache + new positions, padding keys hidden. A query always sees
+  // itself, so padding rows stay finite and never poison the cache.
+  at::Tensor mask;
+  const bool causal_only = !inputs.attention_mask.defined() && past == 0;
+  if (!causal_only) {
+    const int64_t total = past + tokens;
+    const auto long_options = at::TensorOptions().dtype(at::kLong).device(device_);
+    const at::Tensor key_index = at::arange(total, long_options).view({1, 1, 1, total});
+    const at::Tensor query_index = at::arange(past, total, long_options).view({1, 1, tokens, 1});
+    mask = key_index <= query_index;
+    if (inputs.attention_mask.defined()) {
+      const at::Tensor real = inputs.attention_mask.to(device_).to(at::kBool).view({batch, 1, 1, total});
+      mask = (mask & real) | (key_index == query_index);
+    } else {
+      mask = mask.expand({batch, 1, tokens, total});
+    }
+  }
+  const auto [cos, sin] = rotary_tables(position_ids.to(device_));
+  at::Tensor hidden = at::embedding(embed_tokens_, input_ids.to(device_));
+  for (size_t index = 0; index < layers_.size(); ++index) {
+    const Layer& layer = layers_[index];
+    hidden = hidden + attention(layer, rms_norm(hidden, layer.input_norm), cos, sin, mask, causal_only, index, inputs.cache);
+    const at::Tensor normed = rms_norm(hidden, layer.post_attention_norm);
+    hidden = hidden + at::linear(at::silu(at::linear(normed, layer.gate_proj)) * at::linear(normed, layer.up_proj), layer.down_proj);
+  }
+  if (inputs.cache) inputs.cache->advance(tokens);
+  return rms_norm(hidden, final_norm_);
+}
+
+at::Tensor Transformer::logits(const at::Tensor& hidden) const { return at::linear(hidden, lm_head_); }
+
+at::Tensor positions_from_mask(const at::Tensor& attention_mask) {
+  at::Tensor positions = attention_mask.to(at::kLong).cumsum(-1) - 1;
+  return positions.masked_fill(attention_mask.to(at::kBool).logical_not(), 1);
+}
+
+}  // namespace grlm
