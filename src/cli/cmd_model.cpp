@@ -96,6 +96,40 @@ Command score_command() {
   return command;
 }
 
+Command encode_command() {
+  Command command;
+  command.name = "encode";
+  command.group = "tool";
+  command.summary = "embed texts with a Qwen2/Qwen3 checkpoint (mean or last-token pooling, L2-normalised)";
+  command.usage = "--model DIR --input texts.jsonl --output vectors.jsonl [--pooling mean|last]";
+  command.options = [] {
+    const EncodeToolOptions defaults;
+    po::options_description options("Encode options (input lines {\"text\": ...} or {\"ids\": [...]}; output lines {\"embedding\": [...]})");
+    add_model_options(options);
+    options.add_options()
+        ("pooling", po::value<std::string>()->default_value(defaults.pooling), "mean (average of the tokens' final states) | last (the last token's, Qwen3-Embedding)")
+        ("no-normalize", po::bool_switch(), "keep the raw pooled vector instead of L2-normalising it")
+        ("instruction", po::value<std::string>()->default_value(""), "text put before every input text (e.g. \"Instruct: ...\\nQuery:\")")
+        ("batch-size", po::value<int64_t>()->default_value(defaults.batch_size), "sequences per batch");
+    return options;
+  };
+  command.run = [](Runtime& runtime, const po::variables_map& values) {
+    EncodeToolOptions options;
+    options.model = values["model"].as<std::string>();
+    options.input = values["input"].as<std::string>();
+    options.output = values["output"].as<std::string>();
+    options.device = values["device"].as<std::string>();
+    options.dtype = values["dtype"].as<std::string>();
+    options.threads = values["threads"].as<int>();
+    options.pooling = values["pooling"].as<std::string>();
+    options.normalize = !values["no-normalize"].as<bool>();
+    options.instruction = values["instruction"].as<std::string>();
+    options.batch_size = values["batch-size"].as<int64_t>();
+    return run_encode_tool(runtime, options);
+  };
+  return command;
+}
+
 Command init_model_command() {
   Command command;
   command.name = "init-model";

@@ -27,6 +27,7 @@ const std::vector<Command>& commands() {
 #ifdef GRLM_HAVE_TORCH
     list.push_back(generate_command());
     list.push_back(score_command());
+    list.push_back(encode_command());
     list.push_back(init_model_command());
 #endif
     return list;

@@ -36,6 +36,7 @@ Command tokenize_command();
 Command generate_command();  // built with libtorch only
 Command score_command();
 Command init_model_command();
+Command encode_command();
 std::vector<Command> pipeline_commands();
 
 // Parses the command line, runs the command, returns the exit code. UsageError from parsing is

@@ -13,6 +13,7 @@
 #include "grlm/core/log.hpp"
 #include "grlm/data/text_file.hpp"
 #include "grlm/model/checkpoint.hpp"
+#include "grlm/model/encoder.hpp"
 #include "grlm/model/generation.hpp"
 #include "grlm/text/chat_template.hpp"
 #include "grlm/text/tokenizer.hpp"
@@ -199,6 +200,46 @@ int run_score_tool(Runtime& runtime, const ScoreToolOptions& options) {
   const auto log_probs = score_tokens(model, sequences);
   std::vector<std::string> output;
   for (const auto& values : log_probs) output.push_back(nlohmann::json({{"logprobs", values}}).dump());
+  gather_and_write(runtime, options.output, lines.size(), mine, output);
+  return 0;
+}
+
+int run_encode_tool(Runtime& runtime, const EncodeToolOptions& options) {
+  if (options.threads > 0) at::set_num_threads(options.threads);
+  if (options.batch_size < 1) throw UsageError("--batch-size must be at least 1");
+  const Pooling pooling = parse_pooling(options.pooling);
+  LoadOptions load;
+  load.device = torch_device(runtime, options.device);
+  load.require_lm_head = false;
+  if (!options.dtype.empty()) load.dtype = parse_dtype(options.dtype);
+  const Transformer model = load_pretrained(options.model, load);
+  const std::optional<Tokenizer> tokenizer = optional_tokenizer(options.model);
+  const std::vector<nlohmann::json> lines = read_json_lines(options.input);
+  const std::vector<size_t> mine = my_lines(runtime, lines.size());
+  std::vector<std::vector<int64_t>> sequences;
+  for (size_t index : mine) {
+    const nlohmann::json& line = lines[index];
+    if (line.is_object() && line.contains("ids")) {
+      sequences.push_back(ids_field(line, options.input, index + 1));
+    } else if (line.is_object() && line.contains("text") && line["text"].is_string()) {
+      if (!tokenizer) throw InputError(cat(options.input, ": line ", index + 1, ": text inputs need tokenizer.json in ", options.model));
+      const auto ids = tokenizer->encode(options.instruction + line["text"].get<std::string>(), true);
+      sequences.emplace_back(ids.begin(), ids.end());
+    } else {
+      throw InputError(cat(options.input, ": line ", index + 1, ": expected {\"text\": ...} or {\"ids\": [...]}"));
+    }
+  }
+  std::vector<std::string> output(sequences.size());
+  for (size_t start = 0; start < sequences.size(); start += static_cast<size_t>(options.batch_size)) {
+    const size_t end = std::min(sequences.size(), start + static_cast<size_t>(options.batch_size));
+    const std::vector<std::vector<int64_t>> batch(sequences.begin() + static_cast<std::ptrdiff_t>(start),
+                                                  sequences.begin() + static_cast<std::ptrdiff_t>(end));
+    const at::Tensor vectors = encode_sequences(model, batch, pooling, options.normalize).cpu().contiguous();
+    for (size_t i = start; i < end; ++i) {
+      const float* row = vectors.data_ptr<float>() + static_cast<int64_t>(i - start) * vectors.size(1);
+      output[i] = nlohmann::json({{"embedding", std::vector<float>(row, row + vectors.size(1))}}).dump();
+    }
+  }
   gather_and_write(runtime, options.output, lines.size(), mine, output);
   return 0;
 }

@@ -111,9 +111,12 @@ void KvCache::advance(int64_t tokens) { length_ += tokens; }
 
 void KvCache::select_rows(const at::Tensor& rows) {
   const at::Tensor index = rows.to(keys_.empty() ? at::kCPU : keys_[0].device(), at::kLong);
+  // Only the filled positions move; the buffers keep their capacity.
   for (size_t layer = 0; layer < keys_.size(); ++layer) {
-    keys_[layer] = keys_[layer].index_select(0, index);
-    values_[layer] = values_[layer].index_select(0, index);
+    for (at::Tensor* buffer : {&keys_[layer], &values_[layer]}) {
+      at::Tensor filled = buffer->narrow(2, 0, length_);
+      filled.copy_(filled.index_select(0, index));
+    }
   }
 }
 
@@ -139,22 +142,25 @@ Transformer::Transformer(ModelConfig config, at::ScalarType dtype, at::Device de
     Layer layer;
     layer.input_norm = at::empty({hidden}, options);
     layer.post_attention_norm = at::empty({hidden}, options);
-    layer.q_proj = at::empty({q_width, hidden}, options);
-    layer.k_proj = at::empty({kv_width, hidden}, options);
-    layer.v_proj = at::empty({kv_width, hidden}, options);
+    layer.qkv_proj = at::empty({q_width + 2 * kv_width, hidden}, options);
+    layer.q_proj = layer.qkv_proj.narrow(0, 0, q_width);
+    layer.k_proj = layer.qkv_proj.narrow(0, q_width, kv_width);
+    layer.v_proj = layer.qkv_proj.narrow(0, q_width + kv_width, kv_width);
     layer.o_proj = at::empty({hidden, q_width}, options);
     if (config_.qkv_bias()) {
-      layer.q_bias = at::empty({q_width}, options);
-      layer.k_bias = at::empty({kv_width}, options);
-      layer.v_bias = at::empty({kv_width}, options);
+      layer.qkv_bias = at::empty({q_width + 2 * kv_width}, options);
+      layer.q_bias = layer.qkv_bias.narrow(0, 0, q_width);
+      layer.k_bias = layer.qkv_bias.narrow(0, q_width, kv_width);
+      layer.v_bias = layer.qkv_bias.narrow(0, q_width + kv_width, kv_width);
     }
     if (config_.o_bias()) layer.o_bias = at::empty({hidden}, options);
     if (config_.qk_norm()) {
       layer.q_norm = at::empty({config_.head_dim}, options);
       layer.k_norm = at::empty({config_.head_dim}, options);
     }
-    layer.gate_proj = at::empty({config_.intermediate_size, hidden}, options);
-    layer.up_proj = at::empty({config_.intermediate_size, hidden}, options);
+    layer.gate_up_proj = at::empty({2 * config_.intermediate_size, hidden}, options);
+    layer.gate_proj = layer.gate_up_proj.narrow(0, 0, config_.intermediate_size);
+    layer.up_proj = layer.gate_up_proj.narrow(0, config_.intermediate_size, config_.intermediate_size);
     layer.down_proj = at::empty({hidden, config_.intermediate_size}, options);
     layers_.push_back(std::move(layer));
   }
@@ -199,6 +205,30 @@ std::vector<std::pair<std::string, at::Tensor>> Transformer::named_parameters() 
   return named;
 }
 
+std::vector<std::pair<std::string, at::Tensor>> Transformer::storage_tensors() const {
+  std::vector<std::pair<std::string, at::Tensor>> storage;
+  storage.emplace_back("model.embed_tokens.weight", embed_tokens_);
+  for (size_t index = 0; index < layers_.size(); ++index) {
+    const Layer& layer = layers_[index];
+    const std::string prefix = cat("model.layers.", index, ".");
+    storage.emplace_back(prefix + "input_layernorm.weight", layer.input_norm);
+    storage.emplace_back(prefix + "self_attn.qkv_proj.weight", layer.qkv_proj);
+    if (layer.qkv_bias.defined()) storage.emplace_back(prefix + "self_attn.qkv_proj.bias", layer.qkv_bias);
+    storage.emplace_back(prefix + "self_attn.o_proj.weight", layer.o_proj);
+    if (layer.o_bias.defined()) storage.emplace_back(prefix + "self_attn.o_proj.bias", layer.o_bias);
+    if (layer.q_norm.defined()) {
+      storage.emplace_back(prefix + "self_attn.q_norm.weight", layer.q_norm);
+      storage.emplace_back(prefix + "self_attn.k_norm.weight", layer.k_norm);
+    }
+    storage.emplace_back(prefix + "post_attention_layernorm.weight", layer.post_attention_norm);
+    storage.emplace_back(prefix + "mlp.gate_up_proj.weight", layer.gate_up_proj);
+    storage.emplace_back(prefix + "mlp.down_proj.weight", layer.down_proj);
+  }
+  storage.emplace_back("model.norm.weight", final_norm_);
+  if (!config_.tie_word_embeddings) storage.emplace_back("lm_head.weight", lm_head_);
+  return storage;
+}
+
 void Transformer::initialize(uint64_t seed) {
   c10::NoGradGuard no_grad;
   at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(seed);
@@ -222,7 +252,7 @@ void Transformer::initialize(uint64_t seed) {
 }
 
 void Transformer::set_requires_grad(bool requires_grad) {
-  for (auto& [name, parameter] : named_parameters()) parameter.requires_grad_(requires_grad);
+  for (auto& [name, tensor] : storage_tensors()) tensor.requires_grad_(requires_grad);
 }
 
 at::Tensor Transformer::rms_norm(const at::Tensor& x, const at::Tensor& weight) const {
@@ -279,27 +309,24 @@ at::Tensor Transformer::attention(const Layer& layer, const at::Tensor& normed, 
   const int64_t batch = normed.size(0);
   const int64_t tokens = normed.size(1);
   const int64_t head_dim = config_.head_dim;
-  at::Tensor query = at::linear(normed, layer.q_proj, layer.q_bias).view({batch, tokens, -1, head_dim});
-  at::Tensor key = at::linear(normed, layer.k_proj, layer.k_bias).view({batch, tokens, -1, head_dim});
-  at::Tensor value = at::linear(normed, layer.v_proj, layer.v_bias).view({batch, tokens, -1, head_dim});
+  const int64_t query_heads = config_.num_attention_heads;
+  const int64_t kv_heads = config_.num_key_value_heads;
+  const at::Tensor qkv = at::linear(normed, layer.qkv_proj, layer.qkv_bias).view({batch, tokens, -1, head_dim});
+  // Queries and keys get their norm and rotation in one pass: the heads side by side.
+  at::Tensor query_key = qkv.narrow(2, 0, query_heads + kv_heads);
   if (layer.q_norm.defined()) {
-    query = rms_norm(query, layer.q_norm);
-    key = rms_norm(key, layer.k_norm);
+    const at::Tensor weight = at::cat({layer.q_norm.expand({query_heads, head_dim}), layer.k_norm.expand({kv_heads, head_dim})});
+    query_key = rms_norm(query_key, weight);
   }
-  query = apply_rotary(query.transpose(1, 2), cos, sin);
-  key = apply_rotary(key.transpose(1, 2), cos, sin);
-  value = value.transpose(1, 2);
+  query_key = apply_rotary(query_key.transpose(1, 2), cos, sin);
+  const at::Tensor query = query_key.narrow(1, 0, query_heads);
+  at::Tensor key = query_key.narrow(1, query_heads, kv_heads);
+  at::Tensor value = qkv.narrow(2, query_heads + kv_heads, kv_heads).transpose(1, 2);
   if (cache) std::tie(key, value) = cache->store(layer_index, key, value);
   const bool grouped = config_.num_key_value_heads != config_.num_attention_heads;
-  at::Tensor output;
-  if (grouped) {
-    // Repeating keys/values keeps the fast fused kernels available on every device.
-    const int64_t repeats = config_.num_attention_heads / config_.num_key_value_heads;
-    key = key.repeat_interleave(repeats, 1);
-    value = value.repeat_interleave(repeats, 1);
-  }
-  output = at::scaled_dot_product_attention(query, key, value, mask.defined() ? std::optional<at::Tensor>(mask) : std::nullopt,
-                                            0.0, causal && !mask.defined(), 1.0 / std::sqrt(static_cast<double>(head_dim)));
+  at::Tensor output = at::scaled_dot_product_attention(
+      query, key, value, mask.defined() ? std::optional<at::Tensor>(mask) : std::nullopt, 0.0, causal && !mask.defined(),
+      1.0 / std::sqrt(static_cast<double>(head_dim)), grouped);
   output = output.transpose(1, 2).reshape({batch, tokens, -1});
   return at::linear(output, layer.o_proj, layer.o_bias);
 }
@@ -337,7 +364,10 @@ at::Tensor Transformer::hidden_states(const ForwardInputs& inputs) const {
     const Layer& layer = layers_[index];
     hidden = hidden + attention(layer, rms_norm(hidden, layer.input_norm), cos, sin, mask, causal_only, index, inputs.cache);
     const at::Tensor normed = rms_norm(hidden, layer.post_attention_norm);
-    hidden = hidden + at::linear(at::silu(at::linear(normed, layer.gate_proj)) * at::linear(normed, layer.up_proj), layer.down_proj);
+    const at::Tensor gate_up = at::linear(normed, layer.gate_up_proj);
+    const int64_t intermediate = config_.intermediate_size;
+    hidden = hidden + at::linear(at::silu(gate_up.narrow(-1, 0, intermediate)) * gate_up.narrow(-1, intermediate, intermediate),
+                                 layer.down_proj);
   }
   if (inputs.cache) inputs.cache->advance(tokens);
   return rms_norm(hidden, final_norm_);

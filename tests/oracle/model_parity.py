@@ -201,6 +201,28 @@ def check_variant(binary, name, family, kwargs, root, seed, summary):
     summary.append(f"{name}: seeded sampling identical for {same} prompts")
 
 
+def check_encoder(binary, root, summary):
+    """grlm encode: mean and last-token pooling of the final hidden states, as transformers computes them."""
+    folder = os.path.join(root, "qwen3_gqa4_tied")
+    model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
+    generator = torch.Generator().manual_seed(9)
+    sequences = [torch.randint(4, VOCAB, (n,), generator=generator).tolist() for n in (5, 11, 2, 8)]
+    inputs = os.path.join(root, "encode.jsonl")
+    write_jsonl(inputs, [{"ids": s} for s in sequences])
+    worst = 0.0
+    for pooling in ("mean", "last"):
+        out = os.path.join(root, f"encode.{pooling}.jsonl")
+        grlm(binary, "encode", "--model", folder, "--input", inputs, "--output", out, "--pooling", pooling, "--batch-size", "4")
+        for seq, got in zip(sequences, read_jsonl(out)):
+            with torch.no_grad():
+                hidden = model.model(torch.tensor([seq])).last_hidden_state[0]
+            pooled = hidden.mean(0) if pooling == "mean" else hidden[-1]
+            pooled = pooled / pooled.norm()
+            worst = max(worst, (pooled - torch.tensor(got["embedding"])).abs().max().item())
+    assert worst <= 1e-5, f"encode differs by {worst}"
+    summary.append(f"encode (mean and last pooling, padded batch): max abs diff {worst:.2e}")
+
+
 def check_export(binary, root, summary):
     """grlm init-model writes a checkpoint transformers loads with the same logits as grlm."""
     config = Qwen3Config(vocab_size=VOCAB, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
@@ -311,6 +333,7 @@ def main():
     if not only:
         check_export(binary, root, summary)
         check_hostile(binary, root, summary)
+        check_encoder(binary, root, summary)
         if tokenizer_dir:
             check_text_prompts(binary, root, tokenizer_dir, summary)
     print("\n".join(summary))

@@ -42,6 +42,19 @@ struct ScoreToolOptions {
   int threads = 0;
 };
 
+struct EncodeToolOptions {
+  std::string model;
+  std::string input;   // JSON Lines: {"text": ...} or {"ids": [...]}
+  std::string output;  // JSON Lines: {"embedding": [...]}
+  std::string pooling = "mean";
+  bool normalize = true;
+  std::string instruction;  // prefix for text inputs (Qwen3-Embedding: "Instruct: ...\nQuery:")
+  int64_t batch_size = 16;
+  std::string device = "auto";
+  std::string dtype;
+  int threads = 0;
+};
+
 struct InitModelToolOptions {
   std::string config;     // a config.json of the qwen3 or qwen2 family
   std::string out;        // checkpoint folder to write
@@ -53,6 +66,7 @@ struct InitModelToolOptions {
 // Lines are split round-robin over the ranks; rank 0 writes the output in input order.
 int run_generate_tool(Runtime& runtime, const GenerateToolOptions& options);
 int run_score_tool(Runtime& runtime, const ScoreToolOptions& options);
+int run_encode_tool(Runtime& runtime, const EncodeToolOptions& options);
 // Writes a randomly initialised checkpoint (Hugging Face's init) from rank 0.
 int run_init_model_tool(Runtime& runtime, const InitModelToolOptions& options);
 

@@ -52,11 +52,15 @@ struct ForwardInputs {
 
 class Transformer {
  public:
+  // q/k/v and gate/up live in one tensor each (one matrix product instead of three or two);
+  // the Hugging Face tensors are row blocks of them.
   struct Layer {
     at::Tensor input_norm, post_attention_norm;
+    at::Tensor qkv_proj, qkv_bias;  // [q + 2 kv, hidden]; bias undefined when the family has none
     at::Tensor q_proj, k_proj, v_proj, o_proj;
-    at::Tensor q_bias, k_bias, v_bias, o_bias;  // undefined when the family has none
-    at::Tensor q_norm, k_norm;                  // Qwen3 only
+    at::Tensor q_bias, k_bias, v_bias, o_bias;
+    at::Tensor q_norm, k_norm;  // Qwen3 only
+    at::Tensor gate_up_proj;    // [2 intermediate, hidden]
     at::Tensor gate_proj, up_proj, down_proj;
   };
 
@@ -72,6 +76,9 @@ class Transformer {
   // Next-token logits of `hidden` [.., hidden] in the model dtype.
   at::Tensor logits(const at::Tensor& hidden) const;
 
+  // The tensors that hold the parameters (fused q/k/v and gate/up included), named for logs and
+  // checkpoints; the optimizer works on these.
+  std::vector<std::pair<std::string, at::Tensor>> storage_tensors() const;
   // Every parameter with its Hugging Face name ("model.layers.0.self_attn.q_proj.weight", ...);
   // tied embeddings appear once, as model.embed_tokens.weight.
   std::vector<std::pair<std::string, at::Tensor>> named_parameters() const;

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Model checks on a GPU machine with nvcc and PyTorch but no MPI, HDF5 or network (the device
+# machine): builds bench/bench_model against that machine's libtorch, then runs
+# tests/gpu/model_gpu.py: parity with transformers on CUDA (float32 and bfloat16) and the bf16
+# throughput benchmark of a ~0.5B Qwen3. Needs gpu-deps/include/nlohmann (carried: the json header).
+# Writes logs to $OUT (when set) or build-gpu/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT_DIR="${OUT:-build-gpu}"
+mkdir -p build-gpu/obj "$OUT_DIR"
+export PYTHONUNBUFFERED=1
+{
+  nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
+  python3 -c "import torch, transformers; print('torch', torch.__version__, 'transformers', transformers.__version__)"
+  read -r -a TORCH_FLAGS <<< "$(python3 - <<'PY'
+import torch
+from torch.utils.cpp_extension import include_paths, library_paths
+flags = [f"-I{p}" for p in include_paths()] + [f"-D_GLIBCXX_USE_CXX11_ABI={int(torch._C._GLIBCXX_USE_CXX11_ABI)}"]
+print(" ".join(flags))
+PY
+)"
+  TORCH_LIB="$(python3 -c 'import torch, os; print(os.path.join(os.path.dirname(torch.__file__), "lib"))')"
+  SOURCES="src/model/transformer.cpp src/model/checkpoint.cpp src/model/generation.cpp src/model/safetensors.cpp
+           src/model/model_config.cpp src/data/json_file.cpp src/data/utf8.cpp src/core/error.cpp bench/bench_model.cpp"
+  start=$(date +%s)
+  for source in $SOURCES; do
+    g++ -std=c++20 -O2 -DOMPI_SKIP_MPICXX=1 -Iinclude -Igpu-deps/include "${TORCH_FLAGS[@]}" -c "$source" \
+      -o "build-gpu/obj/$(basename "$source" .cpp).o" &
+  done
+  wait
+  g++ build-gpu/obj/*.o -o build-gpu/bench_model -L"$TORCH_LIB" -Wl,-rpath,"$TORCH_LIB" \
+    -Wl,--no-as-needed -ltorch_cuda -lc10_cuda -Wl,--as-needed -ltorch -ltorch_cpu -lc10 -lpthread
+  echo "built bench_model in $(( $(date +%s) - start )) s"
+  python3 tests/gpu/model_gpu.py build-gpu/bench_model build-gpu/models
+} 2>&1 | tee "$OUT_DIR/gpu_model_checks.log"
+exit "${PIPESTATUS[0]}"

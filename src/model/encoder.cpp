@@ -1,0 +1,55 @@
+#include "grlm/model/encoder.hpp"
+
+#include <c10/core/InferenceMode.h>
+
+#include "grlm/core/error.hpp"
+
+namespace grlm {
+
+Pooling parse_pooling(const std::string& name) {
+  if (name == "mean") return Pooling::Mean;
+  if (name == "last") return Pooling::Last;
+  throw UsageError(cat("unknown pooling '", name, "' (mean or last)"));
+}
+
+at::Tensor encode_sequences(const Transformer& model, const std::vector<std::vector<int64_t>>& sequences, Pooling pooling,
+                            bool normalize) {
+  c10::InferenceMode inference;
+  const int64_t rows = static_cast<int64_t>(sequences.size());
+  int64_t longest = 0;
+  for (size_t i = 0; i < sequences.size(); ++i) {
+    if (sequences[i].empty()) throw InputError(cat("sequence ", i + 1, " is empty: nothing to encode"));
+    for (int64_t id : sequences[i]) {
+      if (id < 0 || id >= model.config().vocab_size) {
+        throw InputError(cat("sequence ", i + 1, ": token id ", id, " is outside the vocabulary [0, ", model.config().vocab_size, ")"));
+      }
+    }
+    longest = std::max<int64_t>(longest, static_cast<int64_t>(sequences[i].size()));
+  }
+  at::Tensor ids = at::zeros({rows, longest}, at::kLong);
+  at::Tensor mask = at::zeros({rows, longest}, at::kLong);
+  auto id_rows = ids.accessor<int64_t, 2>();
+  auto mask_rows = mask.accessor<int64_t, 2>();
+  for (int64_t row = 0; row < rows; ++row) {
+    const auto& sequence = sequences[static_cast<size_t>(row)];
+    const int64_t offset = longest - static_cast<int64_t>(sequence.size());
+    for (size_t i = 0; i < sequence.size(); ++i) {
+      id_rows[row][offset + static_cast<int64_t>(i)] = sequence[i];
+      mask_rows[row][offset + static_cast<int64_t>(i)] = 1;
+    }
+  }
+  const at::Device device = model.device();
+  const at::Tensor device_mask = mask.to(device);
+  const at::Tensor hidden = model.hidden_states({ids.to(device), positions_from_mask(device_mask), device_mask, nullptr}).to(at::kFloat);
+  at::Tensor pooled;
+  if (pooling == Pooling::Last) {
+    pooled = hidden.select(1, longest - 1);  // left padding: every row ends in the last column
+  } else {
+    const at::Tensor weights = device_mask.to(at::kFloat).unsqueeze(-1);
+    pooled = (hidden * weights).sum(1) / weights.sum(1);
+  }
+  if (normalize) pooled = pooled / pooled.norm(2, -1, true).clamp_min(1e-12);
+  return pooled;
+}
+
+}  // namespace grlm
