@@ -163,10 +163,16 @@ TEST(Cli, UsageErrorsExitWithCodeTwo) {
   EXPECT_EQ(run(binary("grlm") + " synth --items 10").exit_code, 2);  // --out is required
 }
 
-TEST(Cli, ToolsNotBuiltYetSaySo) {
-  const ProcessResult generate = run(binary("grlm") + " generate --model x");
-  EXPECT_EQ(generate.exit_code, 3);
-  EXPECT_NE(generate.output.find("not built yet"), std::string::npos) << generate.output;
+TEST(Cli, ModelToolsNameAMissingCheckpointOnEveryRank) {
+  const auto dir = fresh_dir("generate-missing");
+  std::ofstream(dir / "in.jsonl") << "{\"ids\": [1, 2]}\n";
+  const ProcessResult missing_input = run(binary("grlm") + " generate --model x");
+  EXPECT_EQ(missing_input.exit_code, 2) << missing_input.output;
+  const ProcessResult generate = run(mpirun(2) + binary("grlm") + " generate --model " + (dir / "no-model").string() +
+                                     " --input " + (dir / "in.jsonl").string() + " --output " + (dir / "out.jsonl").string());
+  EXPECT_NE(generate.exit_code, 0);
+  EXPECT_NE(generate.output.find("no-model: no such model folder"), std::string::npos) << generate.output;
+  EXPECT_FALSE(std::filesystem::exists(dir / "out.jsonl"));
 }
 
 std::string qwen3_dir() {

@@ -122,6 +122,9 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& json, const std::string
 }
 
 ModelConfig ModelConfig::load(const std::filesystem::path& file_or_folder) {
+  if (!std::filesystem::exists(file_or_folder)) {
+    throw InputError(cat(file_or_folder.string(), ": no such model folder or config.json"));
+  }
   const std::filesystem::path file =
       std::filesystem::is_directory(file_or_folder) ? file_or_folder / "config.json" : file_or_folder;
   if (!std::filesystem::exists(file)) throw InputError(cat(file.string(), ": no such file (a model folder needs config.json)"));

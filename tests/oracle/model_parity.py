@@ -281,7 +281,17 @@ def check_text_prompts(binary, root, tokenizer_dir, summary):
         expected = trim(out[0, ids.shape[1]:].tolist(), {config.eos_token_id})
         assert got["sequences"][0] == expected, f"chat prompt {text!r}: {got['sequences'][0]} != {expected}"
         assert got["texts"][0] == tokenizer.decode(expected, skip_special_tokens=True)
-    summary.append(f"chat-template text prompts (real Qwen3 tokenizer): {len(texts)} identical generations and texts")
+    # Stop strings: the sequence ends at the first token whose text completes the string.
+    first = read_jsonl(out_file)[0]["sequences"][0]
+    stop = tokenizer.decode(first[3:5])[1:]
+    stop_file = os.path.join(root, "chat.stop.jsonl")
+    grlm(binary, "generate", "--model", folder, "--input", prompts_file, "--output", stop_file, "--chat", "--no-thinking",
+         "--max-new-tokens", "8", "--batch-size", "3", "--stop", stop)
+    expected = next(first[:n] for n in range(1, len(first) + 1) if stop in tokenizer.decode(first[:n]))
+    got = read_jsonl(stop_file)[0]["sequences"][0]
+    assert got == expected and len(expected) < len(first), f"stop string {stop!r}: {got} != {expected}"
+    summary.append(f"chat-template text prompts (real Qwen3 tokenizer): {len(texts)} identical generations and texts; "
+                   f"stop string ends after {len(expected)} of {len(first)} tokens")
 
 
 def check_hostile(binary, root, summary):

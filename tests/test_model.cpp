@@ -1,0 +1,153 @@
+// The libtorch model's own contracts (parity with transformers is tests/oracle/model_parity.py):
+// the logits-processor hook constrains greedy and beam search, KV-cache row moves, parameter
+// naming and round trips through safetensors, every dtype on CPU.
+#include <set>
+
+#include <c10/core/InferenceMode.h>
+#include <gtest/gtest.h>
+
+#include "grlm/core/error.hpp"
+#include "grlm/model/checkpoint.hpp"
+#include "grlm/model/encoder.hpp"
+#include "grlm/model/generation.hpp"
+#include "test_support.hpp"
+
+namespace grlm {
+namespace {
+
+ModelConfig tiny_config(const std::string& family, bool tied) {
+  nlohmann::json json = {{"model_type", family}, {"vocab_size", 64}, {"hidden_size", 32}, {"intermediate_size", 48},
+                         {"num_hidden_layers", 2}, {"num_attention_heads", 4}, {"num_key_value_heads", 2},
+                         {"head_dim", 8}, {"tie_word_embeddings", tied}, {"eos_token_id", 2}, {"initializer_range", 0.5}};
+  return ModelConfig::from_json(json, "tiny");
+}
+
+std::vector<std::vector<int64_t>> prompts() { return {{5, 9, 13}, {7, 11, 3, 21, 30}, {40}}; }
+
+TEST(Model, LogitsProcessorConstrainsGreedyAndBeamSearch) {
+  const Transformer model = init_from_config(tiny_config("qwen3", false), 3, at::kFloat, at::kCPU);
+  const std::set<int64_t> allowed = {10, 20, 30, 2};
+  GenerationOptions options;
+  options.max_new_tokens = 6;
+  options.eos_token_ids = {2};
+  size_t calls = 0;
+  options.logits_processor = [&](const at::Tensor& generated, at::Tensor& scores) {
+    ++calls;
+    EXPECT_EQ(generated.size(0), scores.size(0));
+    at::Tensor keep = at::zeros_like(scores, at::kBool);
+    for (int64_t id : allowed) keep.select(1, id).fill_(true);
+    scores.masked_fill_(keep.logical_not(), -std::numeric_limits<float>::infinity());
+  };
+  for (int64_t beams : {1, 4}) {
+    options.num_beams = beams;
+    options.num_return_sequences = beams;
+    calls = 0;
+    const auto results = generate(model, prompts(), options);
+    EXPECT_GT(calls, 0u);
+    ASSERT_EQ(results.size(), 3u);
+    for (const auto& per_prompt : results) {
+      ASSERT_EQ(per_prompt.size(), static_cast<size_t>(beams));
+      for (const GeneratedSequence& sequence : per_prompt) {
+        ASSERT_FALSE(sequence.tokens.empty());
+        for (int64_t token : sequence.tokens) EXPECT_TRUE(allowed.count(token)) << "token " << token << " with " << beams << " beams";
+        EXPECT_TRUE(std::isfinite(sequence.score));
+      }
+    }
+  }
+}
+
+TEST(Model, StopCheckEndsASequence) {
+  const Transformer model = init_from_config(tiny_config("qwen2", true), 4, at::kFloat, at::kCPU);
+  GenerationOptions options;
+  options.max_new_tokens = 10;
+  const auto free_run = generate(model, prompts(), options);
+  options.stop_check = [](const std::vector<int64_t>& generated) { return generated.size() == 3; };
+  const auto stopped = generate(model, prompts(), options);
+  for (size_t i = 0; i < stopped.size(); ++i) {
+    ASSERT_EQ(stopped[i][0].tokens.size(), 3u);
+    EXPECT_TRUE(std::equal(stopped[i][0].tokens.begin(), stopped[i][0].tokens.end(), free_run[i][0].tokens.begin()));
+  }
+}
+
+TEST(Model, KvCacheMovesRowsAndRefusesOverflow) {
+  const ModelConfig config = tiny_config("qwen3", true);
+  KvCache cache(config, 3, 4, at::kFloat, at::kCPU);
+  at::Tensor keys = at::arange(3, at::kFloat).view({3, 1, 1, 1}).expand({3, 2, 2, 8}).contiguous();
+  for (size_t layer = 0; layer < 2; ++layer) cache.store(layer, keys, keys);
+  cache.advance(2);
+  cache.select_rows(at::tensor({2, 2, 0}, at::kLong));
+  at::Tensor more = at::zeros({3, 2, 1, 8});
+  const auto [stored_keys, stored_values] = cache.store(0, more, more);
+  EXPECT_EQ(stored_keys.size(2), 3);
+  EXPECT_EQ(stored_keys[0][0][0][0].item<float>(), 2.0f);
+  EXPECT_EQ(stored_keys[1][1][1][5].item<float>(), 2.0f);
+  EXPECT_EQ(stored_keys[2][0][0][0].item<float>(), 0.0f);
+  EXPECT_EQ(KvCache::bytes_needed(config, 3, 4, at::kFloat), 2 * 2 * 3 * 2 * 4 * 8 * 4);
+  cache.advance(1);
+  at::Tensor too_long = at::zeros({3, 2, 2, 8});
+  EXPECT_THROW(cache.store(0, too_long, too_long), Error);
+}
+
+TEST(Model, ParametersKeepHuggingFaceNamesAndRoundTrip) {
+  for (const bool tied : {true, false}) {
+    const ModelConfig config = tiny_config(tied ? "qwen2" : "qwen3", tied);
+    const Transformer model = init_from_config(config, 9, at::kFloat, at::kCPU);
+    int64_t total = 0;
+    std::set<std::string> names;
+    for (const auto& [name, tensor] : model.named_parameters()) {
+      total += tensor.numel();
+      names.insert(name);
+    }
+    EXPECT_EQ(total, config.parameter_count());
+    EXPECT_TRUE(names.count("model.layers.1.self_attn.k_proj.weight"));
+    EXPECT_EQ(names.count("lm_head.weight"), tied ? 0u : 1u);
+    EXPECT_EQ(names.count("model.layers.0.self_attn.q_proj.bias"), tied ? 1u : 0u);  // qwen2 has q/k/v biases
+    const auto folder = test::scratch_dir(tied ? "model-roundtrip-tied" : "model-roundtrip");
+    save_pretrained(model, folder, at::kFloat);
+    const Transformer loaded = load_pretrained(folder);
+    const auto original = model.named_parameters();
+    const auto reloaded = loaded.named_parameters();
+    ASSERT_EQ(original.size(), reloaded.size());
+    for (size_t i = 0; i < original.size(); ++i) {
+      EXPECT_EQ(original[i].first, reloaded[i].first);
+      EXPECT_TRUE(at::equal(original[i].second, reloaded[i].second)) << original[i].first;
+    }
+  }
+}
+
+TEST(Model, EveryDtypeRunsOnCpuAndAgreesWithFloat64) {
+  const ModelConfig config = tiny_config("qwen3", false);
+  const Transformer reference = init_from_config(config, 5, at::kDouble, at::kCPU);
+  c10::InferenceMode inference;
+  const at::Tensor ids = at::tensor({4, 8, 15, 16, 23, 42}, at::kLong).unsqueeze(0);
+  const at::Tensor expected = reference.logits(reference.hidden_states({ids, {}, {}, nullptr})).to(at::kFloat).log_softmax(-1);
+  // Mean tolerances follow the mantissa: 8 bits (bf16), 11 (fp16), 24 (fp32); logits here are large
+  // (initializer_range 0.5), so the worst element of bf16 may move by about 1% of their range.
+  struct Case {
+    at::ScalarType dtype;
+    double mean_tolerance;
+    double max_tolerance;
+  };
+  for (const Case& c : {Case{at::kFloat, 1e-5, 1e-4}, Case{at::kBFloat16, 0.1, 1.0}, Case{at::kHalf, 0.02, 0.1}}) {
+    const Transformer model = init_from_config(config, 5, c.dtype, at::kCPU);
+    const at::Tensor got = model.logits(model.hidden_states({ids, {}, {}, nullptr})).to(at::kFloat).log_softmax(-1);
+    const at::Tensor difference = (got - expected).abs();
+    EXPECT_LE(difference.mean().item<double>(), c.mean_tolerance) << dtype_name(c.dtype);
+    EXPECT_LE(difference.max().item<double>(), c.max_tolerance) << dtype_name(c.dtype);
+  }
+}
+
+TEST(Model, EncoderPoolsPaddedBatchesLikeSingleSequences) {
+  const Transformer model = init_from_config(tiny_config("qwen3", true), 6, at::kFloat, at::kCPU);
+  for (const Pooling pooling : {Pooling::Mean, Pooling::Last}) {
+    const at::Tensor batch = encode_sequences(model, prompts(), pooling, true);
+    for (size_t i = 0; i < prompts().size(); ++i) {
+      const at::Tensor alone = encode_sequences(model, {prompts()[i]}, pooling, true);
+      EXPECT_LE((batch[static_cast<int64_t>(i)] - alone[0]).abs().max().item<double>(), 1e-5);
+    }
+    EXPECT_NEAR(batch[0].norm().item<double>(), 1.0, 1e-5);
+  }
+}
+
+}  // namespace
+}  // namespace grlm
