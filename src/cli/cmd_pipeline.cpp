@@ -93,7 +93,30 @@ Command stage_command(const StageDef& stage) {
   command.usage = "--config FILE [--set KEY=VALUE ...]";
   command.options = config_options;
   const std::string name = stage.name;
+  if (name == "similar") {
+    command.usage += "\n       grlm similar --vectors FILE.h5:/DATASET --k K --output OUT.h5 [--dtype float32|bfloat16]";
+    command.options = [] {
+      po::options_description options = config_options();
+      po::options_description standalone("On your own vectors (no config, no run store)");
+      standalone.add_options()
+          ("vectors", po::value<std::string>(), "FILE.h5:/DATASET, an N x D matrix (any float type); rows are cosine-normalised")
+          ("k", po::value<int64_t>()->default_value(20), "neighbours per row (clamped to N - 1 with a warning)")
+          ("output", po::value<std::string>(), "HDF5 file to write: ids (int64, 0-based rows, N x K), scores (float32, N x K)")
+          ("dtype", po::value<std::string>()->default_value("float32"), "matrix products in float32 or bfloat16");
+      options.add(standalone);
+      return options;
+    };
+  }
   command.run = [name](Runtime& runtime, const po::variables_map& values) {
+    if (values.count("vectors")) {
+      if (!values.count("output")) throw UsageError("grlm similar --vectors needs --output OUT.h5");
+      SimilarStandaloneOptions standalone;
+      standalone.vectors = values["vectors"].as<std::string>();
+      standalone.k = values["k"].as<int64_t>();
+      standalone.output = values["output"].as<std::string>();
+      standalone.dtype = values["dtype"].as<std::string>();
+      return run_similar_standalone(runtime, standalone);
+    }
     PipelineOptions options;
     options.only = name;
     return run_pipeline(runtime, values, options);

@@ -56,6 +56,10 @@ class MpiExchange final : public PendingExchange {
     waited_ = true;
     check_mpi(MPI_Waitall(2, requests_, MPI_STATUSES_IGNORE), "Waitall");
   }
+  void progress() override {
+    int done = 0;
+    if (!waited_) check_mpi(MPI_Testall(2, requests_, &done, MPI_STATUSES_IGNORE), "Testall");
+  }
   MPI_Request requests_[2] = {MPI_REQUEST_NULL, MPI_REQUEST_NULL};
 
  private:

@@ -177,8 +177,26 @@ std::string_view stage_state_name(StageState state) {
   return "?";
 }
 
+RunStore::RunStore(Runtime& runtime, const std::filesystem::path& file, FileMode mode)
+    : runtime_(runtime), run_dir_(file.parent_path()), file_path_(file), read_only_(mode == FileMode::ReadOnly) {
+  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  std::string problem;
+  if (runtime_.is_root()) {
+    std::error_code error;
+    if (read_only_ && !std::filesystem::exists(file)) problem = cat(file.string(), ": no such file");
+    if (!read_only_) {
+      if (!run_dir_.empty()) std::filesystem::create_directories(run_dir_, error);
+      if (error) problem = cat("cannot create ", run_dir_.string(), ": ", error.message());
+      std::filesystem::remove(file, error);
+    }
+  }
+  problem = broadcast_bytes(runtime_.world(), problem, 0);
+  if (!problem.empty()) throw InputError(problem);
+  open_parallel();
+}
+
 RunStore::RunStore(Runtime& runtime, const std::filesystem::path& run_dir)
-    : runtime_(runtime), run_dir_(run_dir) {
+    : runtime_(runtime), run_dir_(run_dir), file_path_(run_dir / kFileName) {
   H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);  // errors are raised as exceptions with HDF5's text
   std::string problem;
   if (runtime_.is_root()) {
@@ -207,10 +225,10 @@ void RunStore::open_parallel() {
   if (runtime_.is_root()) exists = std::filesystem::exists(file_path()) ? 1 : 0;
   runtime_.world().broadcast(&exists, 1, DType::Int32, 0);
   if (exists) {
-    file_ = H5Fopen(path.c_str(), H5F_ACC_RDWR, access.get());
+    file_ = H5Fopen(path.c_str(), read_only_ ? H5F_ACC_RDONLY : H5F_ACC_RDWR, access.get());
     if (file_ < 0) {
-      throw Error(cat("cannot open run store ", path, ": ", hdf5_error_text(),
-                      " (is it an HDF5 file? is another grlm writing it?)"));
+      throw InputError(cat("cannot open ", path, ": ", hdf5_error_text(),
+                           " (is it an HDF5 file? is another grlm writing it?)"));
     }
   } else {
     file_ = check_id(H5Fcreate(path.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, access.get()),

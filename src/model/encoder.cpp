@@ -53,3 +53,36 @@ at::Tensor encode_sequences(const Transformer& model, const std::vector<std::vec
 }
 
 }  // namespace grlm
+
+#include "grlm/model/checkpoint.hpp"
+#include "grlm/model/text_encoder.hpp"
+
+namespace grlm {
+namespace {
+
+class CheckpointEncoder final : public TextEncoder {
+ public:
+  CheckpointEncoder(Transformer model, Pooling pooling) : model_(std::move(model)), pooling_(pooling) {}
+  int64_t dim() const override { return model_.config().hidden_size; }
+  std::vector<float> encode(const std::vector<std::vector<int64_t>>& sequences) const override {
+    const at::Tensor vectors = encode_sequences(model_, sequences, pooling_, true).cpu().contiguous();
+    return std::vector<float>(vectors.data_ptr<float>(), vectors.data_ptr<float>() + vectors.numel());
+  }
+
+ private:
+  Transformer model_;
+  Pooling pooling_;
+};
+
+}  // namespace
+
+std::unique_ptr<TextEncoder> TextEncoder::load(const std::string& folder, const Device& device, const std::string& dtype,
+                                               const std::string& pooling) {
+  LoadOptions options;
+  options.device = device.is_cuda() ? at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(device.index)) : at::Device(at::kCPU);
+  options.dtype = dtype == "auto" ? (device.is_cuda() ? at::kBFloat16 : at::kFloat) : parse_dtype(dtype);
+  options.require_lm_head = false;
+  return std::make_unique<CheckpointEncoder>(load_pretrained(folder, options), parse_pooling(pooling));
+}
+
+}  // namespace grlm

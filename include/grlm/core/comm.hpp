@@ -29,6 +29,9 @@ class PendingExchange {
  public:
   virtual ~PendingExchange() = default;
   virtual void wait() = 0;
+  // Lets the transfer advance while the caller computes (MPI moves large messages only inside MPI
+  // calls); backends that progress on their own do nothing.
+  virtual void progress() {}
 };
 
 // Counts are in elements. In-place operations pass the same pointer as send and receive buffer.

@@ -33,12 +33,15 @@ class RunStore {
 
   // Creates run_dir and the file when missing, else opens it for writing.
   RunStore(Runtime& runtime, const std::filesystem::path& run_dir);
+  // Any HDF5 file with the same collective API (e.g. a user's vectors, a standalone output).
+  enum class FileMode { ReadOnly, Truncate };
+  RunStore(Runtime& runtime, const std::filesystem::path& file, FileMode mode);
   ~RunStore();
   RunStore(const RunStore&) = delete;
   RunStore& operator=(const RunStore&) = delete;
 
   const std::filesystem::path& run_dir() const { return run_dir_; }
-  std::filesystem::path file_path() const { return run_dir_ / kFileName; }
+  std::filesystem::path file_path() const { return file_path_; }
   int rank() const;
   int world_size() const;
   Communicator& comm();
@@ -101,6 +104,8 @@ class RunStore {
 
   Runtime& runtime_;
   std::filesystem::path run_dir_;
+  std::filesystem::path file_path_;
+  bool read_only_ = false;
   int64_t file_ = -1;  // hid_t of the parallel handle
 };
 

@@ -1,6 +1,8 @@
 // The GRLM pipeline's stages, one entry point each (src/stages/<stage>.cpp), and their order.
 #pragma once
 
+#include <string>
+
 #include "grlm/core/pipeline.hpp"
 
 namespace grlm {
@@ -11,6 +13,16 @@ void run_extract(RunContext& context, const StageRun& run);
 void run_build_sft(RunContext& context, const StageRun& run);
 void run_train(RunContext& context, const StageRun& run);
 void run_evaluate(RunContext& context, const StageRun& run);
+
+// `grlm similar --vectors FILE.h5:/DATASET --k K --output OUT.h5`: the stage's search on a user's
+// vectors; OUT.h5 gets "ids" (int64, 0-based rows, N x K) and "scores" (float32, N x K).
+struct SimilarStandaloneOptions {
+  std::string vectors;
+  int64_t k = 20;
+  std::string output;
+  std::string dtype = "float32";
+};
+int run_similar_standalone(Runtime& runtime, const SimilarStandaloneOptions& options);
 
 // embed -> similar -> extract -> build-sft -> train -> evaluate, with what each depends on.
 Pipeline grlm_pipeline();
