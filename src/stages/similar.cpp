@@ -2,6 +2,7 @@
 // cosine similarity, exact, from /embed/vectors; each rank owns a block of rows and the blocks
 // circulate in a ring (see grlm/model/similarity.hpp). Also runs alone on a user's vectors:
 // grlm similar --vectors FILE.h5:/DATASET --k K --output OUT.h5.
+#include <chrono>
 #include <fstream>
 
 #include <nlohmann/json.hpp>
@@ -58,7 +59,10 @@ SearchResult search(Runtime& runtime, RunStore& input, const std::string& datase
   for (const std::string& message : all_gather_bytes(runtime.world(), problem)) {
     if (!message.empty()) throw CollectiveFailure(message);
   }
+  const auto start = std::chrono::steady_clock::now();
   result.lists = ring_top_k(runtime.world(), rows, dim, options);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  log::info("similar: ring search over ", dims[0], " x ", dim, " on ", runtime.world_size(), " rank(s) took ", seconds, " s");
   return result;
 }
 
