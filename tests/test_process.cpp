@@ -226,13 +226,14 @@ TEST(Cli, SynthThenRunWritesAStoreThatInspectAndH5dumpRead) {
   const ProcessResult pipeline = run(mpirun(2) + binary("grlm") + " run --device cpu --run-dir " + run_dir +
                                      " --set data.catalog=" + (dir / "data" / "catalog.json").string() +
                                      " --set data.interactions=" + (dir / "data" / "interactions.txt").string());
-  EXPECT_EQ(pipeline.exit_code, 3) << pipeline.output;  // the data loads; the first stage is not built yet
+  EXPECT_EQ(pipeline.exit_code, 3) << pipeline.output;  // embed and similar run; extract is not built yet
   EXPECT_NE(pipeline.output.find("data: 1000 items, 2000 users"), std::string::npos) << pipeline.output;
-  EXPECT_NE(pipeline.output.find("stage 'embed' is not built yet"), std::string::npos) << pipeline.output;
+  EXPECT_NE(pipeline.output.find("stage similar: complete"), std::string::npos) << pipeline.output;
+  EXPECT_NE(pipeline.output.find("stage 'extract' is not built yet"), std::string::npos) << pipeline.output;
 
   const ProcessResult inspect = run(binary("grlm") + " inspect " + run_dir);
   EXPECT_EQ(inspect.exit_code, 0) << inspect.output;
-  EXPECT_NE(inspect.output.find("embed"), std::string::npos) << inspect.output;
+  EXPECT_NE(inspect.output.find("/embed/vectors"), std::string::npos) << inspect.output;
   if (std::system("command -v h5dump > /dev/null") == 0) {
     const ProcessResult dump = run("h5dump -a /run/config " + run_dir + "/grlm.h5");
     EXPECT_EQ(dump.exit_code, 0) << dump.output;

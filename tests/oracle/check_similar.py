@@ -156,6 +156,29 @@ def check_builtin_embedder():
                    f"share the first released TID word {np.mean(pairs):.3f} vs chance {chance:.4f} ({ratio:.1f}x)")
 
 
+def check_embed_resume():
+    """A run interrupted after some chunks resumes with only the missing ones: same vectors."""
+    _, vectors, neighbours, _, run_dir = beauty_run(2)
+    store = os.path.join(run_dir, "grlm.h5")
+    with h5py.File(store, "r+") as f:
+        # The state a kill leaves: embed in progress, chunks 1 and 4 not logged, their rows garbage;
+        # similar never started.
+        f["/embed"].attrs["status"] = "in_progress"
+        done = f["/embed/_chunks_done"]
+        done[1], done[4] = 0, 0
+        f["/embed/vectors"][50:100] = 7.0
+        f["/embed/vectors"][200:250] = 7.0
+        del f["/similar"]
+    result = run(3, "run", "--set", f"run_dir={run_dir}", "--set", f"data.catalog={os.path.join(SHARED, 'data/beauty/beauty.item.head.json')}",
+                 "--set", f"data.interactions={os.path.join(ROOT, 'head-interactions.txt')}", "--set", "similar.json=true",
+                 "--set", "embed.chunk_items=50", "--until", "similar")
+    assert "resuming, 4 of 6 chunks already done" in result.stderr, result.stderr[-2000:]
+    with h5py.File(store, "r") as f:
+        assert np.array_equal(f["/embed/vectors"][:], vectors), "resumed vectors differ"
+        assert np.array_equal(f["/similar/ids"][:], neighbours)
+    SUMMARY.append("embed resumes an interrupted run (2 of 6 chunks missing, resumed at np 3): identical vectors")
+
+
 def check_checkpoint_embedder():
     import torch
     from transformers import AutoTokenizer, Qwen3Config, Qwen3ForCausalLM
@@ -192,6 +215,7 @@ def main():
     check_ring()
     check_errors()
     check_builtin_embedder()
+    check_embed_resume()
     check_checkpoint_embedder()
     print("\n".join(SUMMARY))
 
