@@ -226,10 +226,11 @@ TEST(Cli, SynthThenRunWritesAStoreThatInspectAndH5dumpRead) {
   const ProcessResult pipeline = run(mpirun(2) + binary("grlm") + " run --device cpu --run-dir " + run_dir +
                                      " --set data.catalog=" + (dir / "data" / "catalog.json").string() +
                                      " --set data.interactions=" + (dir / "data" / "interactions.txt").string());
-  EXPECT_EQ(pipeline.exit_code, 3) << pipeline.output;  // embed and similar run; extract is not built yet
+  EXPECT_EQ(pipeline.exit_code, 3) << pipeline.output;  // embed ... build-sft run; train is not built yet
   EXPECT_NE(pipeline.output.find("data: 1000 items, 2000 users"), std::string::npos) << pipeline.output;
   EXPECT_NE(pipeline.output.find("stage similar: complete"), std::string::npos) << pipeline.output;
-  EXPECT_NE(pipeline.output.find("stage 'extract' is not built yet"), std::string::npos) << pipeline.output;
+  EXPECT_NE(pipeline.output.find("stage build-sft: complete"), std::string::npos) << pipeline.output;
+  EXPECT_NE(pipeline.output.find("stage 'train' is not built yet"), std::string::npos) << pipeline.output;
 
   const ProcessResult inspect = run(binary("grlm") + " inspect " + run_dir);
   EXPECT_EQ(inspect.exit_code, 0) << inspect.output;

@@ -309,6 +309,10 @@ void RunStore::delete_stage(const std::string& stage) {
 
 bool RunStore::exists(const std::string& path) { return link_exists(file_, path); }
 
+void RunStore::remove_if_exists(const std::string& path) {
+  if (link_exists(file_, path)) check_status(H5Ldelete(file_, path.c_str(), H5P_DEFAULT), "remove " + path);
+}
+
 std::vector<uint64_t> RunStore::dims(const std::string& path) {
   Handle dataset(check_id(H5Dopen2(file_, path.c_str(), H5P_DEFAULT), "open dataset " + path), H5Dclose);
   return dataset_dims(dataset.get());

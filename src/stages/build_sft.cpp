@@ -188,10 +188,15 @@ Tokenizer model_tokenizer(RunContext& context, const std::vector<Task>& tasks, c
 
 void run_build_sft(RunContext& context, const StageRun& run) {
   const Config& config = context.config;
+  const Dataset& loaded = load_dataset_once(config);
+  // Without data.tids the TIDs come from the extract stage's export.
+  std::optional<Dataset> with_extracted_tids;
   if (!config.has("data.tids")) {
-    throw UsageError("stage build-sft needs Term IDs: set data.tids (extraction is not built yet in this version)");
+    with_extracted_tids = loaded;
+    with_extracted_tids->tids = load_tids(extracted_tids_file(config), with_extracted_tids->items, /*closed_items=*/true);
+    fit_tids_to_items(*with_extracted_tids->tids, with_extracted_tids->items);
   }
-  const Dataset& dataset = load_dataset_once(config);
+  const Dataset& dataset = with_extracted_tids ? *with_extracted_tids : loaded;
   const std::filesystem::path sft_dir = std::filesystem::path(config.get_string("run_dir")) / "sft";
   if (context.runtime.is_root()) std::filesystem::create_directories(sft_dir);
   context.runtime.world().barrier();

@@ -58,6 +58,8 @@ class RunStore {
 
   // --- datasets; paths are absolute ("/embed/vectors"), row = first dimension
   bool exists(const std::string& path);
+  // Removes a dataset or group when present (outputs that a resumed stage writes again whole).
+  void remove_if_exists(const std::string& path);
   std::vector<uint64_t> dims(const std::string& path);
   void create_dataset(const std::string& path, const std::vector<uint64_t>& dims, DType dtype);
   // Each rank writes rows [first_row, first_row + num_rows) (num_rows may be 0) in one collective write.

@@ -1,6 +1,7 @@
 // The GRLM pipeline's stages, one entry point each (src/stages/<stage>.cpp), and their order.
 #pragma once
 
+#include <filesystem>
 #include <string>
 
 #include "grlm/core/pipeline.hpp"
@@ -13,6 +14,10 @@ void run_extract(RunContext& context, const StageRun& run);
 void run_build_sft(RunContext& context, const StageRun& run);
 void run_train(RunContext& context, const StageRun& run);
 void run_evaluate(RunContext& context, const StageRun& run);
+
+// Where extract writes the TIDs it found (item id -> 5 words); build-sft reads them when
+// data.tids is not set.
+std::filesystem::path extracted_tids_file(const Config& config);
 
 // `grlm similar --vectors FILE.h5:/DATASET --k K --output OUT.h5`: the stage's search on a user's
 // vectors; OUT.h5 gets "ids" (int64, 0-based rows, N x K) and "scores" (float32, N x K).

@@ -1,4 +1,5 @@
-"""Tests of `grlm embed` and `grlm similar` against brute force (numpy) and transformers.
+"""Tests of the stages before build-sft: `grlm embed` and `grlm similar` against brute force
+(numpy) and transformers, and `grlm extract` (built-in keyword extractor and LLM extraction).
 
 1. grlm similar --vectors on random vectors (with duplicated rows, so exact ties happen) at
    np = 1, 2, 3 (uneven blocks), k = 1, 7, 20, float32 and bfloat16: ids equal to brute force
@@ -8,7 +9,11 @@
    embedder: np = 1 and np = 2 give the same vectors and neighbours; items that share their first
    released TID word are neighbours far more often than chance (ratio asserted);
 4. embed with a checkpoint (tiny random Qwen3 + the real Qwen3 tokenizer): vectors equal
-   transformers' mean-pooled, L2-normalised final hidden states of the spec's item text.
+   transformers' mean-pooled, L2-normalised final hidden states of the spec's item text;
+5. extract, built-in: 100% valid, collision rate <= 3%, agreement with the released LLM TIDs of the
+   same items measured and asserted; np 1 == np 2;
+6. extract with a (tiny random) LLM: the same records at np 1 and np 2, a resumed run gives the
+   records of an uninterrupted one, invalid answers are retried and listed.
 
 Usage: check_similar.py GRLM MPIEXEC SCRATCH SHARED_DIR
 """
@@ -125,9 +130,12 @@ def beauty_run(ranks, extra=()):
         for user in range(60):
             f.write(" ".join([f"u{user}"] + [ids[(user * 3 + j) % len(ids)] for j in range(5)]) + "\n")
     run_dir = os.path.join(ROOT, f"beauty-np{ranks}{'-' + extra[1].split('=')[0] if extra else ''}")
+    for setting in extra:
+        if setting.startswith("run_dir="):
+            run_dir = setting.split("=", 1)[1]
     run(ranks, "run", "--set", f"run_dir={run_dir}", "--set", f"data.catalog={head}", "--set",
         f"data.interactions={interactions}", "--set", "similar.json=true", "--set", "embed.chunk_items=50",
-        "--until", "similar", *extra)
+        "--until", "extract", *extra)
     with h5py.File(os.path.join(run_dir, "grlm.h5"), "r") as f:
         item_ids = [x.decode() if isinstance(x, bytes) else x for x in f["/embed/item_ids"][:]]
         return item_ids, f["/embed/vectors"][:], f["/similar/ids"][:], f["/similar/scores"][:], run_dir
@@ -169,9 +177,10 @@ def check_embed_resume():
         f["/embed/vectors"][50:100] = 7.0
         f["/embed/vectors"][200:250] = 7.0
         del f["/similar"]
+        del f["/extract"]
     result = run(3, "run", "--set", f"run_dir={run_dir}", "--set", f"data.catalog={os.path.join(SHARED, 'data/beauty/beauty.item.head.json')}",
                  "--set", f"data.interactions={os.path.join(ROOT, 'head-interactions.txt')}", "--set", "similar.json=true",
-                 "--set", "embed.chunk_items=50", "--until", "similar")
+                 "--set", "embed.chunk_items=50", "--until", "extract")
     assert "resuming, 4 of 6 chunks already done" in result.stderr, result.stderr[-2000:]
     with h5py.File(store, "r") as f:
         assert np.array_equal(f["/embed/vectors"][:], vectors), "resumed vectors differ"
@@ -210,6 +219,61 @@ def check_checkpoint_embedder():
     SUMMARY.append(f"embed with a checkpoint (mean pooling, np 2): max abs diff to transformers {worst:.2e}")
 
 
+def check_builtin_extractor():
+    results = []
+    for ranks in (1, 2):
+        run_dir = os.path.join(ROOT, f"beauty-np{ranks}")
+        report = json.load(open(os.path.join(run_dir, "extract", "report.json")))
+        tids = json.load(open(os.path.join(run_dir, "extract", "item_id2tid.json")))
+        results.append((report, tids))
+    (report, ours), (_, ours2) = results
+    assert ours == ours2, "built-in extraction differs between np 1 and np 2"
+    assert report["validity_rate"] == 1.0 and report["collision_rate"] <= 0.03, report
+    released = json.load(open(os.path.join(SHARED, "data/beauty/beauty_item_id2tid.json")))
+    common = [k for k in ours if k in released]
+    recovered = sum(len(set(ours[k]) & set(released[k])) for k in common) / (5 * len(common))
+    type_part = sum(ours[k][0] in released[k][0].split("-") for k in common) / len(common)
+    assert recovered >= 0.30 and type_part >= 0.45, f"agreement with the released TIDs fell: {recovered:.3f}, {type_part:.3f}"
+    SUMMARY.append(f"extract, built-in, Beauty catalog head ({len(common)} items): valid {report['validity_rate']:.0%}, "
+                   f"collisions {report['collision_rate']:.1%}, vocabulary {report['vocabulary_size']}; released LLM words "
+                   f"recovered {recovered:.1%}, product type matches the released one (or a part of it) {type_part:.1%}")
+
+
+def llm_extract_run(ranks, folder, name):
+    _, _, _, _, run_dir = beauty_run(ranks, ("--set", f"extract.model={folder}", "--set", "extract.max_new_tokens=10",
+                                             "--set", "extract.chunk_items=40", "--set", "extract.batch_size=8",
+                                             "--set", "extract.resolve_collisions=true", "--set", f"run_dir={os.path.join(ROOT, name)}"))
+    with h5py.File(os.path.join(run_dir, "grlm.h5"), "r") as f:
+        raw = [x.decode() if isinstance(x, bytes) else x for x in f["/extract/raw"][:]]
+        return raw, f["/extract/attempts"][:], f["/extract/valid"][:], run_dir
+
+
+def check_llm_extractor():
+    folder = os.path.join(ROOT, "qwen3-encoder")  # a tiny random Qwen3 with the real tokenizer and chat template
+    raw1, attempts1, valid1, _ = llm_extract_run(1, folder, "llm-np1")
+    raw2, attempts2, valid2, run_dir = llm_extract_run(2, folder, "llm-np2")
+    assert raw1 == raw2 and np.array_equal(attempts1, attempts2) and np.array_equal(valid1, valid2), "np 1 != np 2"
+    report = json.load(open(os.path.join(run_dir, "extract", "report.json")))
+    invalid = int((valid1 == 0).sum())
+    assert len(report["invalid_item_ids"]) == invalid and all(attempts1[valid1 == 0] == 3), "invalid items: 3 attempts, listed"
+    store = os.path.join(run_dir, "grlm.h5")
+    with h5py.File(store, "r+") as f:
+        f["/extract"].attrs["status"] = "in_progress"
+        f["/extract/_chunks_done"][2] = 0
+        f["/extract/_records"][80:120] = 0
+    result = run(2, "run", "--set", f"run_dir={run_dir}", "--set", f"data.catalog={os.path.join(SHARED, 'data/beauty/beauty.item.head.json')}",
+                 "--set", f"data.interactions={os.path.join(ROOT, 'head-interactions.txt')}", "--set", "similar.json=true",
+                 "--set", "embed.chunk_items=50", "--set", f"extract.model={folder}", "--set", "extract.max_new_tokens=10",
+                 "--set", "extract.chunk_items=40", "--set", "extract.batch_size=8", "--set", "extract.resolve_collisions=true",
+                 "--until", "extract")
+    assert "resuming, 6 of 7 chunks already done" in result.stderr, result.stderr[-2000:]
+    with h5py.File(store, "r") as f:
+        raw3 = [x.decode() if isinstance(x, bytes) else x for x in f["/extract/raw"][:]]
+    assert raw3 == raw1, "the resumed extraction differs from the uninterrupted one"
+    SUMMARY.append(f"extract with a tiny random Qwen3 ({len(raw1)} items, {invalid} invalid after 2 retries, listed): "
+                   "np 1 == np 2, resume == uninterrupted")
+
+
 def main():
     os.makedirs(ROOT, exist_ok=True)
     check_ring()
@@ -217,6 +281,8 @@ def main():
     check_builtin_embedder()
     check_embed_resume()
     check_checkpoint_embedder()
+    check_builtin_extractor()
+    check_llm_extractor()
     print("\n".join(SUMMARY))
 
 

@@ -1,0 +1,78 @@
+#include "grlm/model/chat_generator.hpp"
+
+#include <algorithm>
+#include <numeric>
+
+#include "grlm/model/checkpoint.hpp"
+#include "grlm/model/generation.hpp"
+#include "grlm/text/tokenizer.hpp"
+
+namespace grlm {
+namespace {
+
+class CheckpointChat final : public ChatGenerator {
+ public:
+  CheckpointChat(const std::string& folder, Transformer model)
+      : model_(std::move(model)),
+        tokenizer_(Tokenizer::load(folder)),
+        template_(ChatTemplate::load(folder)),
+        defaults_(generation_defaults(folder, model_.config())) {}
+
+  std::vector<int64_t> encode(const std::vector<ChatMessage>& conversation, const ChatGeneration& options) const {
+    ChatOptions chat;
+    chat.enable_thinking = options.enable_thinking;
+    const std::vector<TokenId> ids = tokenizer_.encode(template_.render(conversation, chat), false);
+    return std::vector<int64_t>(ids.begin(), ids.end());
+  }
+
+  size_t prompt_tokens(const std::vector<ChatMessage>& conversation, const ChatGeneration& options) const override {
+    return encode(conversation, options).size();
+  }
+
+  std::vector<std::string> reply(const std::vector<std::vector<ChatMessage>>& conversations,
+                                 const ChatGeneration& options) const override {
+    std::vector<std::vector<int64_t>> prompts;
+    for (const auto& conversation : conversations) prompts.push_back(encode(conversation, options));
+    std::vector<size_t> order(prompts.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return prompts[a].size() < prompts[b].size(); });
+    GenerationOptions generation;
+    generation.max_new_tokens = options.max_new_tokens;
+    generation.do_sample = options.do_sample;
+    generation.temperature = options.temperature;
+    generation.top_p = options.top_p;
+    generation.seed = options.seed;
+    generation.eos_token_ids = defaults_.eos_token_ids;
+    generation.pad_token_id = defaults_.pad_token_id;
+    std::vector<std::string> replies(prompts.size());
+    const size_t batch_size = static_cast<size_t>(std::max<int64_t>(1, options.batch_size));
+    for (size_t start = 0; start < order.size(); start += batch_size) {
+      const size_t end = std::min(order.size(), start + batch_size);
+      std::vector<std::vector<int64_t>> batch;
+      for (size_t i = start; i < end; ++i) batch.push_back(prompts[order[i]]);
+      const auto results = generate(model_, batch, generation);
+      for (size_t i = start; i < end; ++i) {
+        const auto& tokens = results[i - start][0].tokens;
+        replies[order[i]] = tokenizer_.decode(std::vector<TokenId>(tokens.begin(), tokens.end()), true);
+      }
+    }
+    return replies;
+  }
+
+ private:
+  Transformer model_;
+  Tokenizer tokenizer_;
+  ChatTemplate template_;
+  GenerationDefaults defaults_;
+};
+
+}  // namespace
+
+std::unique_ptr<ChatGenerator> ChatGenerator::load(const std::string& folder, const Device& device, const std::string& dtype) {
+  LoadOptions options;
+  options.device = device.is_cuda() ? at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(device.index)) : at::Device(at::kCPU);
+  options.dtype = dtype == "auto" ? (device.is_cuda() ? at::kBFloat16 : at::kFloat) : parse_dtype(dtype);
+  return std::make_unique<CheckpointChat>(folder, load_pretrained(folder, options));
+}
+
+}  // namespace grlm
