@@ -13,9 +13,9 @@ echo "== a catalog item and two users of the synthetic data"
 python3 -c "import json; c = json.load(open('runs/demo/data/catalog.json')); print(json.dumps(c['1'], indent=2))"
 head -2 runs/demo/data/interactions.txt
 echo
-echo "== grlm run --config configs/demo.json (2 ranks), with the synthetic TIDs in place of extraction"
+echo "== grlm run --config configs/demo.json (2 ranks): built-in embedder and keyword extractor, then build-sft"
 status=0
-mpirun -np 2 build/grlm run --config configs/demo.json --set data.tids=runs/demo/data/synthetic_item_id2tid.json || status=$?
+mpirun -np 2 build/grlm run --config configs/demo.json || status=$?
 if [ "$status" -eq 3 ]; then
   echo "(the pipeline stopped at a stage that is not built yet in this version)"
 elif [ "$status" -ne 0 ]; then
@@ -23,6 +23,17 @@ elif [ "$status" -ne 0 ]; then
 fi
 echo
 build/grlm inspect runs/demo
+echo
+echo "== extraction report (runs/demo/extract/report.json) and three items' Term IDs"
+python3 - <<'PY'
+import json
+report = json.load(open("runs/demo/extract/report.json"))
+print({k: report[k] for k in ("items", "validity_rate", "distinct_tids", "collision_rate", "vocabulary_size")})
+catalog = json.load(open("runs/demo/data/catalog.json"))
+tids = json.load(open("runs/demo/extract/item_id2tid.json"))
+for item in list(tids)[:3]:
+    print(f"  {item}: {tids[item]}  <- {catalog[item]['title']}")
+PY
 echo
 echo "== a sequence-prediction sample (LlamaFactory JSON, runs/demo/sft/sequence.json)"
 python3 -c "import json; s = json.load(open('runs/demo/sft/sequence.json'))[0]; print(json.dumps(s, indent=2)[:1500])"
