@@ -2,17 +2,40 @@
 // worked out by hand from the rank numbers.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <numeric>
+#include <thread>
 
 #include "grlm/core/comm.hpp"
 #include "grlm/core/error.hpp"
 #include "grlm/core/progress.hpp"
+#include "grlm/core/work_queue.hpp"
 #include "test_support.hpp"
 
 namespace grlm {
 namespace {
 
 Communicator& comm() { return test::runtime().world(); }
+
+TEST(WorkQueue, EveryItemIsTakenExactlyOnceAcrossRanks) {
+  Communicator& comm = test::runtime().world();
+  constexpr uint64_t kItems = 1000;
+  std::vector<int64_t> taken(kItems, 0);
+  {
+    WorkQueue queue(test::runtime(), kItems);
+    // Rank 0 works slowly, so the others must take more than their even share.
+    while (const auto item = queue.take()) {
+      ++taken[*item];
+      if (comm.rank() == 0 && comm.size() > 1) std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+  }
+  const int64_t mine = std::accumulate(taken.begin(), taken.end(), int64_t{0});
+  comm.all_reduce(taken.data(), taken.data(), kItems, DType::Int64, ReduceOp::Sum);
+  for (uint64_t i = 0; i < kItems; ++i) ASSERT_EQ(taken[i], 1) << "item " << i;
+  std::vector<int64_t> per_rank(static_cast<size_t>(comm.size()));
+  comm.all_gather(&mine, per_rank.data(), 1, DType::Int64);
+  if (comm.size() > 1) EXPECT_LT(per_rank[0], static_cast<int64_t>(kItems) / comm.size()) << "the slow rank took less";
+}
 
 TEST(Comm, AllReduceSumMaxMin) {
   const int ranks = comm().size();

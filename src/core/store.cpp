@@ -378,13 +378,13 @@ enum class Direction { Write, Read };
 
 // One collective transfer of rows [first_row, first_row + num_rows) between `data` and `path`.
 void transfer_rows(hid_t file_handle, const std::string& path, uint64_t first_row, uint64_t num_rows, void* data,
-                   DType dtype, Direction direction) {
+                   DType dtype, Direction direction, bool collective = true) {
   Handle dataset(check_id(H5Dopen2(file_handle, path.c_str(), H5P_DEFAULT), "open dataset " + path), H5Dclose);
   const auto [memory, file] = row_selection(dataset.get(), path, first_row, num_rows);
   Handle memory_space(memory, H5Sclose);
   Handle file_space(file, H5Sclose);
   Handle transfer(H5Pcreate(H5P_DATASET_XFER), H5Pclose);
-  H5Pset_dxpl_mpio(transfer.get(), H5FD_MPIO_COLLECTIVE);
+  H5Pset_dxpl_mpio(transfer.get(), collective ? H5FD_MPIO_COLLECTIVE : H5FD_MPIO_INDEPENDENT);
   const bool writing = direction == Direction::Write;
   const herr_t status =
       writing ? H5Dwrite(dataset.get(), native_type(dtype), memory_space.get(), file_space.get(), transfer.get(), data)
@@ -398,6 +398,11 @@ void RunStore::write_rows(const std::string& path, uint64_t first_row, uint64_t 
                           const void* data, DType dtype) {
   // HDF5 takes a const buffer for writes; the cast only shares the transfer code with reads.
   transfer_rows(file_, path, first_row, num_rows, const_cast<void*>(data), dtype, Direction::Write);
+}
+
+void RunStore::write_rows_independent(const std::string& path, uint64_t first_row, uint64_t num_rows, const void* data,
+                                      DType dtype) {
+  transfer_rows(file_, path, first_row, num_rows, const_cast<void*>(data), dtype, Direction::Write, /*collective=*/false);
 }
 
 void RunStore::read_rows(const std::string& path, uint64_t first_row, uint64_t num_rows, void* data,

@@ -44,6 +44,7 @@ class CheckpointChat final : public ChatGenerator {
     generation.seed = options.seed;
     generation.eos_token_ids = defaults_.eos_token_ids;
     generation.pad_token_id = defaults_.pad_token_id;
+    generation.compute_scores = false;
     std::vector<std::string> replies(prompts.size());
     const size_t batch_size = static_cast<size_t>(std::max<int64_t>(1, options.batch_size));
     for (size_t start = 0; start < order.size(); start += batch_size) {

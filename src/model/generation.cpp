@@ -109,7 +109,7 @@ std::vector<std::vector<GeneratedSequence>> greedy_or_sample(const Transformer& 
   std::vector<double> scores(static_cast<size_t>(rows), 0.0);
   std::vector<bool> unfinished(static_cast<size_t>(rows), true);
   for (int64_t step = 0; step < options.max_new_tokens; ++step) {
-    at::Tensor processed = logits.clone();
+    at::Tensor processed = options.logits_processor || options.do_sample ? logits.clone() : logits;
     if (options.logits_processor) options.logits_processor(generated.narrow(1, 0, step).to(device), processed);
     at::Tensor next;
     if (options.do_sample) {
@@ -118,7 +118,9 @@ std::vector<std::vector<GeneratedSequence>> greedy_or_sample(const Transformer& 
     } else {
       next = processed.argmax(-1).cpu();
     }
-    const at::Tensor log_probs = logits.log_softmax(-1).gather(1, next.to(device).unsqueeze(1)).squeeze(1).to(at::kDouble).cpu();
+    const at::Tensor log_probs = options.compute_scores
+                                     ? logits.log_softmax(-1).gather(1, next.to(device).unsqueeze(1)).squeeze(1).to(at::kDouble).cpu()
+                                     : at::zeros({rows}, at::kDouble);
     auto next_ids = next.accessor<int64_t, 1>();
     auto generated_rows = generated.accessor<int64_t, 2>();
     auto token_log_probs = log_probs.accessor<double, 1>();

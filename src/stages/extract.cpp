@@ -15,6 +15,7 @@
 #include "grlm/core/error.hpp"
 #include "grlm/core/log.hpp"
 #include "grlm/core/progress.hpp"
+#include "grlm/core/work_queue.hpp"
 #include "grlm/data/dataset.hpp"
 #include "grlm/data/text_file.hpp"
 #include "grlm/stages/stages.hpp"
@@ -230,71 +231,72 @@ std::vector<Record> llm_records(RunContext& context, const StageRun& run, const 
   const std::string records_path = "/" + run.name + "/_records";
   if (!store.exists(records_path)) store.create_dataset(records_path, {items, kRecordBytes}, DType::UInt8);
   ChunkLog chunk_log(store, run.name, chunks.size());
+  store.flush();  // the datasets exist on disk before ranks write into them on their own
   if (run.resumed) log::info("extract: resuming, ", chunk_log.count_done(), " of ", chunks.size(), " chunks already done");
   std::vector<size_t> todo;
-  for (size_t c = static_cast<size_t>(context.runtime.rank()); c < chunks.size(); c += static_cast<size_t>(context.runtime.world_size())) {
-    if (!chunk_log.done(c)) todo.push_back(c);
-  }
   uint64_t remaining = 0;
-  for (size_t c : todo) remaining += chunks[c].count;
-  Communicator& comm = context.runtime.world();
-  remaining = static_cast<uint64_t>(all_reduce_value<int64_t>(comm, static_cast<int64_t>(remaining), ReduceOp::Sum));
-  const int64_t rounds = all_reduce_value<int64_t>(comm, static_cast<int64_t>(todo.size()), ReduceOp::Max);
-  Progress progress(context.runtime, "extract", remaining, "items", config.get_number("log.progress_interval_s"));
-  for (int64_t round = 0; round < rounds; ++round) {
-    context.runtime.throw_if_stop_requested();
-    std::vector<uint64_t> finished;
-    if (round < static_cast<int64_t>(todo.size())) {
-      const Chunk& chunk = chunks[todo[static_cast<size_t>(round)]];
-      std::vector<std::vector<ChatMessage>> conversations;
-      for (uint64_t i = chunk.first; i < chunk.first + chunk.count; ++i) conversations.push_back({{"user", prompt_of(i)}});
-      std::vector<Record> records(chunk.count);
-      std::vector<size_t> pending(chunk.count);
-      std::iota(pending.begin(), pending.end(), 0);
-      for (int64_t attempt = 0; attempt <= retries && !pending.empty(); ++attempt) {
-        std::vector<std::vector<ChatMessage>> asks;
-        for (size_t p : pending) {
-          std::vector<ChatMessage> conversation = conversations[p];
-          if (attempt == 1) {  // a stricter follow-up turn after the invalid answer
-            conversation.push_back({"assistant", records[p].raw});
-            conversation.push_back({"user", kStricterTurn});
-          }
-          asks.push_back(std::move(conversation));
-        }
-        ChatGeneration options = greedy;
-        if (attempt >= 2) {  // then sampling, seeded per item and attempt
-          options.do_sample = true;
-          options.temperature = 0.7;
-          options.seed = static_cast<uint64_t>(config.get_int("seed")) * 1000003u + chunk.first * 31u + static_cast<uint64_t>(attempt);
-        }
-        const std::vector<std::string> replies = generator->reply(asks, options);
-        std::vector<size_t> still;
-        for (size_t j = 0; j < pending.size(); ++j) {
-          Record& record = records[pending[j]];
-          const ParsedTid parsed = parse_tid_answer(replies[j]);
-          if (attempt == 0 || parsed.valid) {
-            record.raw = replies[j];
-            record.words = parsed.words;
-            record.valid = parsed.valid;
-          }
-          record.attempts = static_cast<int>(attempt + 1);
-          if (!parsed.valid) still.push_back(pending[j]);
-        }
-        pending = std::move(still);
-      }
-      std::vector<uint8_t> bytes;
-      for (const Record& record : records) {
-        const std::vector<uint8_t> encoded = encode_record(record);
-        bytes.insert(bytes.end(), encoded.begin(), encoded.end());
-      }
-      store.write_rows(records_path, chunk.first, chunk.count, bytes.data());
-      finished.push_back(todo[static_cast<size_t>(round)]);
-      progress.add(chunk.count);
-    } else {
-      store.write_rows<uint8_t>(records_path, 0, 0, nullptr);
-    }
-    chunk_log.commit(finished);
+  for (size_t c = 0; c < chunks.size(); ++c) {
+    if (chunk_log.done(c)) continue;
+    todo.push_back(c);
+    remaining += chunks[c].count;
   }
+  // Chunks go to whichever rank asks next (a rank with short prompts takes more); each chunk's
+  // records, then its done flag, are written by that rank alone.
+  WorkQueue queue(context.runtime, todo.size());
+  Progress progress(context.runtime, "extract", remaining, "items", config.get_number("log.progress_interval_s"));
+  const std::string done_path = "/" + run.name + "/_chunks_done";
+  while (Runtime::local_stop_signal() == 0) {
+    const std::optional<uint64_t> taken = queue.take();
+    if (!taken) break;
+    const size_t chunk_index = todo[*taken];
+    const Chunk& chunk = chunks[chunk_index];
+    std::vector<std::vector<ChatMessage>> conversations;
+    for (uint64_t i = chunk.first; i < chunk.first + chunk.count; ++i) conversations.push_back({{"user", prompt_of(i)}});
+    std::vector<Record> records(chunk.count);
+    std::vector<size_t> pending(chunk.count);
+    std::iota(pending.begin(), pending.end(), 0);
+    for (int64_t attempt = 0; attempt <= retries && !pending.empty(); ++attempt) {
+      std::vector<std::vector<ChatMessage>> asks;
+      for (size_t p : pending) {
+        std::vector<ChatMessage> conversation = conversations[p];
+        if (attempt == 1) {  // a stricter follow-up turn after the invalid answer
+          conversation.push_back({"assistant", records[p].raw});
+          conversation.push_back({"user", kStricterTurn});
+        }
+        asks.push_back(std::move(conversation));
+      }
+      ChatGeneration options = greedy;
+      if (attempt >= 2) {  // then sampling, seeded per chunk and attempt (the same on any rank)
+        options.do_sample = true;
+        options.temperature = 0.7;
+        options.seed = static_cast<uint64_t>(config.get_int("seed")) * 1000003u + chunk.first * 31u + static_cast<uint64_t>(attempt);
+      }
+      const std::vector<std::string> replies = generator->reply(asks, options);
+      std::vector<size_t> still;
+      for (size_t j = 0; j < pending.size(); ++j) {
+        Record& record = records[pending[j]];
+        const ParsedTid parsed = parse_tid_answer(replies[j]);
+        if (attempt == 0 || parsed.valid) {
+          record.raw = replies[j];
+          record.words = parsed.words;
+          record.valid = parsed.valid;
+        }
+        record.attempts = static_cast<int>(attempt + 1);
+        if (!parsed.valid) still.push_back(pending[j]);
+      }
+      pending = std::move(still);
+    }
+    std::vector<uint8_t> bytes;
+    for (const Record& record : records) {
+      const std::vector<uint8_t> encoded = encode_record(record);
+      bytes.insert(bytes.end(), encoded.begin(), encoded.end());
+    }
+    store.write_rows_independent(records_path, chunk.first, chunk.count, bytes.data(), DType::UInt8);
+    const uint8_t done = 1;
+    store.write_rows_independent(done_path, chunk_index, 1, &done, DType::UInt8);
+    progress.add(chunk.count);
+  }
+  context.runtime.throw_if_stop_requested();
   progress.finish();
   const std::vector<uint8_t> all = store.read_all<uint8_t>(records_path);
   std::vector<Record> records;

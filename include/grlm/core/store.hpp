@@ -65,6 +65,11 @@ class RunStore {
   // Each rank writes rows [first_row, first_row + num_rows) (num_rows may be 0) in one collective write.
   void write_rows(const std::string& path, uint64_t first_row, uint64_t num_rows, const void* data,
                   DType dtype);
+  // Not collective: one rank writes rows of an existing dataset on its own (work-queue stages, where
+  // ranks finish different numbers of items). The data reaches the file system when the call
+  // returns; the next collective flush makes it durable against a machine crash.
+  void write_rows_independent(const std::string& path, uint64_t first_row, uint64_t num_rows, const void* data,
+                              DType dtype);
   // Each rank reads its own rows (they may overlap or be empty).
   void read_rows(const std::string& path, uint64_t first_row, uint64_t num_rows, void* data,
                  DType dtype);

@@ -38,6 +38,9 @@ struct GenerationOptions {
   int64_t pad_token_id = 0;
   LogitsProcessor logits_processor;
   StopCheck stop_check;
+  // Greedy/sampling: sum the log-probabilities of the new tokens (a full-vocabulary softmax per
+  // step); callers that only need the tokens turn it off.
+  bool compute_scores = true;
 };
 
 struct GeneratedSequence {
