@@ -10,9 +10,9 @@ mkdir -p "$OUT/corpus"
 CXX="${FUZZ_CXX:-clang++}"
 # shellcheck disable=SC2046
 "$CXX" -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-  -Iinclude $(pkg-config --cflags libpcre2-8 libutf8proc) \
+  -Iinclude $(pkg-config --cflags libpcre2-8 libutf8proc libxxhash) \
   tests/fuzz/fuzz_tokenizer.cpp src/text/*.cpp src/data/json_file.cpp src/data/utf8.cpp src/core/error.cpp \
-  $(pkg-config --libs libpcre2-8 libutf8proc) -o "$OUT/fuzz_tokenizer"
+  $(pkg-config --libs libpcre2-8 libutf8proc libxxhash) -o "$OUT/fuzz_tokenizer"
 # Seeds: a few real and adversarial strings.
 printf 'Item text ID: [hair-mask, color-lock, citrus, protein, unisex] Title: None.\n' > "$OUT/corpus/seed1"
 printf '<|im_start|>user\nHello\xc3\xa9 \xe2\x80\x8b\xf0\x9f\x91\xa8\xe2\x80\x8d\xf0\x9f\x91\xa9<|im_end|>' > "$OUT/corpus/seed2"
