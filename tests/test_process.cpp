@@ -247,6 +247,37 @@ std::string read_bytes(const std::filesystem::path& file) {
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
+TEST(Cli, MergedDomainsRunThroughBuildSftWithNamespacedIds) {
+  const auto dir = fresh_dir("merge-domains");
+  for (const char* name : {"a", "b"}) {
+    const ProcessResult synth = run(binary("grlm") + " synth --items 150 --users 300 --seed " + (name[0] == 'a' ? "1" : "2") +
+                                    " --out " + (dir / name).string());
+    ASSERT_EQ(synth.exit_code, 0) << synth.output;
+  }
+  const auto spec = [&](const char* name) {
+    const auto folder = dir / name;
+    return std::string(" --domain ") + name + "=" + (folder / "catalog.json").string() + "," +
+           (folder / "interactions.txt").string() + "," + (folder / "synthetic_item_id2tid.json").string();
+  };
+  const ProcessResult merged = run(binary("grlm") + " merge-domains" + spec("a") + spec("b") + " --out " + (dir / "ab").string());
+  ASSERT_EQ(merged.exit_code, 0) << merged.output;
+  EXPECT_NE(merged.output.find("300 items, 600 users"), std::string::npos) << merged.output;
+  const std::string interactions = read_bytes(dir / "ab" / "interactions.txt");
+  EXPECT_EQ(interactions.rfind("a:", 0), 0u);
+  EXPECT_NE(interactions.find("\nb:"), std::string::npos);
+  const std::string run_dir = (dir / "run").string();
+  const ProcessResult pipeline = run(mpirun(2) + binary("grlm") + " run --device cpu --run-dir " + run_dir + " --set data.catalog=" +
+                                     (dir / "ab" / "catalog.json").string() + " --set data.interactions=" +
+                                     (dir / "ab" / "interactions.txt").string() + " --set data.tids=" +
+                                     (dir / "ab" / "item_id2tid.json").string() + " --until build-sft");
+  ASSERT_EQ(pipeline.exit_code, 0) << pipeline.output;
+  const std::string sequences = read_bytes(std::filesystem::path(run_dir) / "sft" / "sequence.json");
+  EXPECT_NE(sequences.find("\"user_id\":\"a:"), std::string::npos);
+  EXPECT_NE(sequences.find("\"user_id\":\"b:"), std::string::npos);
+  EXPECT_EQ(run(binary("grlm") + " merge-domains --domain a=x --out " + (dir / "bad").string()).exit_code, 2);
+}
+
+
 // build-sft on the Beauty data with the real Qwen3 tokenizer, at np = 1 and np = 2.
 TEST(BuildSft, TokenizedSamplesDecodeToTheJsonAndRankCountDoesNotMatter) {
   const std::string data = std::string(GRLM_TEST_SOURCE_DIR) + "/../shared/data/beauty/";

@@ -24,6 +24,7 @@ const std::vector<Command>& commands() {
     list.push_back(synth_command());
     list.push_back(inspect_command());
     list.push_back(tokenize_command());
+    list.push_back(merge_domains_command());
 #ifdef GRLM_HAVE_TORCH
     list.push_back(generate_command());
     list.push_back(score_command());

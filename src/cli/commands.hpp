@@ -33,6 +33,7 @@ po::options_description config_options();
 Command synth_command();
 Command inspect_command();
 Command tokenize_command();
+Command merge_domains_command();
 Command generate_command();  // built with libtorch only
 Command score_command();
 Command init_model_command();
