@@ -1,0 +1,53 @@
+// Evaluation's grounding and metrics (GRLM-SPEC.md stage 6, compat): generated text -> ranked
+// items -> Recall@K and NDCG@K.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace grlm {
+
+// Every "[...]" group of the texts, in order (texts in order), each parsed into words by the
+// Term-ID rules, repeats dropped.
+std::vector<std::vector<std::string>> tid_groups(const std::vector<std::string>& texts);
+
+class Grounder {
+ public:
+  // TIDs by item row (empty words: the item has no valid TID).
+  explicit Grounder(const std::vector<std::array<std::string, 5>>& tids);
+
+  // A group equal to an item's TID -> every item with that TID; otherwise the best-scoring TID's
+  // first item, scoring each known TID by sum_i 1/(i+1) x (1.0 if a word equals query word i,
+  // 0.8 if one contains the other). Items already listed are skipped; at most `size` items.
+  // When the groups give fewer, they are asked again for their next-best TIDs ("fill the same
+  // way"), in group order, until `size` items or no TID is left.
+  std::vector<uint32_t> rank(const std::vector<std::vector<std::string>>& groups, size_t size) const;
+
+  // The fuzzy score of a known TID (by its first item row) for a query; exposed for tests.
+  static double score(const std::vector<std::string>& query, const std::array<std::string, 5>& tid);
+
+ private:
+  std::vector<std::array<std::string, 5>> distinct_;     // known TIDs, in first-item order
+  std::vector<std::vector<uint32_t>> items_of_;          // items per distinct TID, in item order
+  std::unordered_map<std::string, size_t> index_;        // "w1,w2,w3,w4,w5" -> distinct TID
+};
+
+// The target's 0-based rank in `ranked`, or -1.
+int64_t hit_rank(const std::vector<uint32_t>& ranked, uint32_t target);
+
+// Recall@K and NDCG@K for K in `ks` accumulated over users (one target each).
+struct RankingMetrics {
+  std::vector<size_t> ks = {1, 3, 5, 10, 20};
+  std::vector<double> recall_sum, ndcg_sum;
+  uint64_t users = 0;
+  RankingMetrics();
+  void add(int64_t rank);  // rank from hit_rank
+  double recall(size_t k_index) const { return users ? recall_sum[k_index] / static_cast<double>(users) : 0.0; }
+  double ndcg(size_t k_index) const { return users ? ndcg_sum[k_index] / static_cast<double>(users) : 0.0; }
+};
+
+}  // namespace grlm

@@ -1,0 +1,132 @@
+#include "grlm/eval/grounding.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+#include "grlm/text/tid_answer.hpp"
+
+namespace grlm {
+namespace {
+
+std::string key_of(const std::vector<std::string>& words) {
+  std::string key;
+  for (size_t i = 0; i < words.size(); ++i) key += (i ? "," : "") + words[i];
+  return key;
+}
+
+}  // namespace
+
+std::vector<std::vector<std::string>> tid_groups(const std::vector<std::string>& texts) {
+  std::vector<std::vector<std::string>> groups;
+  std::set<std::vector<std::string>> seen;
+  for (const std::string& text : texts) {
+    size_t open = text.find('[');
+    while (open != std::string::npos) {
+      const size_t close = text.find(']', open + 1);
+      if (close == std::string::npos) break;
+      std::vector<std::string> words = parse_tid_answer(text.substr(open, close - open + 1)).words;
+      words.erase(std::remove(words.begin(), words.end(), std::string()), words.end());
+      if (!words.empty() && seen.insert(words).second) groups.push_back(std::move(words));
+      open = text.find('[', close + 1);
+    }
+  }
+  return groups;
+}
+
+Grounder::Grounder(const std::vector<std::array<std::string, 5>>& tids) {
+  for (uint32_t item = 0; item < tids.size(); ++item) {
+    if (tids[item][0].empty()) continue;
+    const std::string key = key_of(std::vector<std::string>(tids[item].begin(), tids[item].end()));
+    auto [found, added] = index_.emplace(key, distinct_.size());
+    if (added) {
+      distinct_.push_back(tids[item]);
+      items_of_.emplace_back();
+    }
+    items_of_[found->second].push_back(item);
+  }
+}
+
+double Grounder::score(const std::vector<std::string>& query, const std::array<std::string, 5>& tid) {
+  double total = 0;
+  for (size_t i = 0; i < query.size(); ++i) {
+    double best = 0;
+    for (const std::string& word : tid) {
+      if (word == query[i]) {
+        best = 1.0;
+        break;
+      }
+      if (!word.empty() && !query[i].empty() &&
+          (word.find(query[i]) != std::string::npos || query[i].find(word) != std::string::npos)) {
+        best = 0.8;
+      }
+    }
+    total += best / static_cast<double>(i + 1);
+  }
+  return total;
+}
+
+std::vector<uint32_t> Grounder::rank(const std::vector<std::vector<std::string>>& groups, size_t size) const {
+  std::vector<uint32_t> ranked;
+  std::set<uint32_t> listed;
+  const auto add = [&](uint32_t item) {
+    if (ranked.size() < size && listed.insert(item).second) ranked.push_back(item);
+  };
+  // Per fuzzy group, its TIDs by descending score (ties: the earlier TID), consumed in passes.
+  std::vector<std::vector<size_t>> fuzzy_order(groups.size());
+  std::vector<size_t> next(groups.size(), 0);
+  for (size_t g = 0; g < groups.size(); ++g) {
+    const auto exact = groups[g].size() == 5 ? index_.find(key_of(groups[g])) : index_.end();
+    if (exact != index_.end()) {
+      for (uint32_t item : items_of_[exact->second]) add(item);
+      continue;
+    }
+    std::vector<std::pair<double, size_t>> scored;
+    for (size_t t = 0; t < distinct_.size(); ++t) scored.emplace_back(score(groups[g], distinct_[t]), t);
+    std::stable_sort(scored.begin(), scored.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+    for (const auto& [value, t] : scored) fuzzy_order[g].push_back(t);
+    // The best TID's first item (the next one not yet listed stays for the fill passes).
+    while (next[g] < fuzzy_order[g].size()) {
+      const uint32_t item = items_of_[fuzzy_order[g][next[g]++]].front();
+      if (!listed.count(item)) {
+        add(item);
+        break;
+      }
+    }
+  }
+  bool progressed = true;
+  while (ranked.size() < size && progressed) {
+    progressed = false;
+    for (size_t g = 0; g < groups.size() && ranked.size() < size; ++g) {
+      while (next[g] < fuzzy_order[g].size()) {
+        const uint32_t item = items_of_[fuzzy_order[g][next[g]++]].front();
+        if (!listed.count(item)) {
+          add(item);
+          progressed = true;
+          break;
+        }
+      }
+    }
+  }
+  return ranked;
+}
+
+int64_t hit_rank(const std::vector<uint32_t>& ranked, uint32_t target) {
+  const auto found = std::find(ranked.begin(), ranked.end(), target);
+  return found == ranked.end() ? -1 : static_cast<int64_t>(found - ranked.begin());
+}
+
+RankingMetrics::RankingMetrics() : recall_sum(ks.size(), 0.0), ndcg_sum(ks.size(), 0.0) {}
+
+void RankingMetrics::add(int64_t rank) {
+  ++users;
+  if (rank < 0) return;
+  for (size_t i = 0; i < ks.size(); ++i) {
+    if (static_cast<size_t>(rank) < ks[i]) {
+      recall_sum[i] += 1.0;
+      ndcg_sum[i] += 1.0 / std::log2(static_cast<double>(rank) + 2.0);
+    }
+  }
+}
+
+}  // namespace grlm
