@@ -8,6 +8,7 @@
 
 #include "grlm/core/error.hpp"
 #include "grlm/model/checkpoint.hpp"
+#include "grlm/model/constrained.hpp"
 #include "grlm/model/encoder.hpp"
 #include "grlm/model/generation.hpp"
 #include "test_support.hpp"
@@ -51,6 +52,36 @@ TEST(Model, LogitsProcessorConstrainsGreedyAndBeamSearch) {
         ASSERT_FALSE(sequence.tokens.empty());
         for (int64_t token : sequence.tokens) EXPECT_TRUE(allowed.count(token)) << "token " << token << " with " << beams << " beams";
         EXPECT_TRUE(std::isfinite(sequence.score));
+      }
+    }
+  }
+}
+
+TEST(Model, TrieConstrainedDecodingNeverLeavesTheItemSet) {
+  const Transformer model = init_from_config(tiny_config("qwen3", false), 7, at::kFloat, at::kCPU);
+  // Fake Term IDs as token sequences of different lengths, two sharing a prefix.
+  const std::vector<std::vector<int64_t>> items = {{10, 11, 12, 13}, {10, 11, 20}, {30, 31, 32, 33, 34}, {40, 41},
+                                                   {50, 51, 52}, {10, 60, 61}, {5, 6, 7, 8}, {9, 63, 62}};
+  const auto trie = std::make_shared<TokenTrie>(items);
+  EXPECT_EQ(trie->sequences(), items.size());
+  EXPECT_EQ(trie->allowed_after({10}, {2}), (std::vector<int64_t>{11, 60}));
+  EXPECT_EQ(trie->allowed_after({10, 11, 20}, {2}), (std::vector<int64_t>{2}));
+  EXPECT_TRUE(trie->allowed_after({10, 12}, {2}).empty());
+  GenerationOptions options;
+  options.max_new_tokens = 8;
+  options.eos_token_ids = {2};
+  options.logits_processor = trie_processor(trie, {2});
+  for (int64_t beams : {1, 8}) {
+    options.num_beams = beams;
+    options.num_return_sequences = beams;
+    for (const auto& per_prompt : generate(model, prompts(), options)) {
+      std::set<std::vector<int64_t>> seen;
+      for (const GeneratedSequence& sequence : per_prompt) {
+        ASSERT_FALSE(sequence.tokens.empty());
+        EXPECT_EQ(sequence.tokens.back(), 2) << "every sequence ends after a whole item";
+        const std::vector<int64_t> item(sequence.tokens.begin(), sequence.tokens.end() - 1);
+        EXPECT_NE(std::find(items.begin(), items.end(), item), items.end()) << "a sequence that is no item";
+        EXPECT_TRUE(seen.insert(item).second) << "beams return distinct items";
       }
     }
   }
