@@ -1,7 +1,6 @@
 #include "grlm/model/chat_generator.hpp"
 
 #include <algorithm>
-#include <numeric>
 
 #include "grlm/model/checkpoint.hpp"
 #include "grlm/model/generation.hpp"
@@ -33,9 +32,6 @@ class CheckpointChat final : public ChatGenerator {
                                  const ChatGeneration& options) const override {
     std::vector<std::vector<int64_t>> prompts;
     for (const auto& conversation : conversations) prompts.push_back(encode(conversation, options));
-    std::vector<size_t> order(prompts.size());
-    std::iota(order.begin(), order.end(), 0);
-    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return prompts[a].size() < prompts[b].size(); });
     GenerationOptions generation;
     generation.max_new_tokens = options.max_new_tokens;
     generation.do_sample = options.do_sample;
@@ -45,17 +41,11 @@ class CheckpointChat final : public ChatGenerator {
     generation.eos_token_ids = defaults_.eos_token_ids;
     generation.pad_token_id = defaults_.pad_token_id;
     generation.compute_scores = false;
-    std::vector<std::string> replies(prompts.size());
-    const size_t batch_size = static_cast<size_t>(std::max<int64_t>(1, options.batch_size));
-    for (size_t start = 0; start < order.size(); start += batch_size) {
-      const size_t end = std::min(order.size(), start + batch_size);
-      std::vector<std::vector<int64_t>> batch;
-      for (size_t i = start; i < end; ++i) batch.push_back(prompts[order[i]]);
-      const auto results = generate(model_, batch, generation);
-      for (size_t i = start; i < end; ++i) {
-        const auto& tokens = results[i - start][0].tokens;
-        replies[order[i]] = tokenizer_.decode(std::vector<TokenId>(tokens.begin(), tokens.end()), true);
-      }
+    const auto results = generate_in_batches(model_, prompts, generation, static_cast<size_t>(std::max<int64_t>(1, options.batch_size)));
+    std::vector<std::string> replies;
+    for (const auto& result : results) {
+      const auto& tokens = result[0].tokens;
+      replies.push_back(tokenizer_.decode(std::vector<TokenId>(tokens.begin(), tokens.end()), true));
     }
     return replies;
   }

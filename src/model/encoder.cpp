@@ -15,32 +15,11 @@ Pooling parse_pooling(const std::string& name) {
 at::Tensor encode_sequences(const Transformer& model, const std::vector<std::vector<int64_t>>& sequences, Pooling pooling,
                             bool normalize) {
   c10::InferenceMode inference;
-  const int64_t rows = static_cast<int64_t>(sequences.size());
-  int64_t longest = 0;
-  for (size_t i = 0; i < sequences.size(); ++i) {
-    if (sequences[i].empty()) throw InputError(cat("sequence ", i + 1, " is empty: nothing to encode"));
-    for (int64_t id : sequences[i]) {
-      if (id < 0 || id >= model.config().vocab_size) {
-        throw InputError(cat("sequence ", i + 1, ": token id ", id, " is outside the vocabulary [0, ", model.config().vocab_size, ")"));
-      }
-    }
-    longest = std::max<int64_t>(longest, static_cast<int64_t>(sequences[i].size()));
-  }
-  at::Tensor ids = at::zeros({rows, longest}, at::kLong);
-  at::Tensor mask = at::zeros({rows, longest}, at::kLong);
-  auto id_rows = ids.accessor<int64_t, 2>();
-  auto mask_rows = mask.accessor<int64_t, 2>();
-  for (int64_t row = 0; row < rows; ++row) {
-    const auto& sequence = sequences[static_cast<size_t>(row)];
-    const int64_t offset = longest - static_cast<int64_t>(sequence.size());
-    for (size_t i = 0; i < sequence.size(); ++i) {
-      id_rows[row][offset + static_cast<int64_t>(i)] = sequence[i];
-      mask_rows[row][offset + static_cast<int64_t>(i)] = 1;
-    }
-  }
-  const at::Device device = model.device();
-  const at::Tensor device_mask = mask.to(device);
-  const at::Tensor hidden = model.hidden_states({ids.to(device), positions_from_mask(device_mask), device_mask, nullptr}).to(at::kFloat);
+  const LeftPadded padded = left_pad(model.config(), sequences, 0, model.device(), "sequence");
+  const at::Tensor& device_mask = padded.attention_mask;
+  const at::Tensor hidden =
+      model.hidden_states({padded.input_ids, padded.positions, device_mask, nullptr}).to(at::kFloat);
+  const int64_t longest = padded.input_ids.size(1);
   at::Tensor pooled;
   if (pooling == Pooling::Last) {
     pooled = hidden.select(1, longest - 1);  // left padding: every row ends in the last column

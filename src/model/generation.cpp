@@ -1,6 +1,7 @@
 #include "grlm/model/generation.hpp"
 
 #include <cmath>
+#include <numeric>
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <c10/core/InferenceMode.h>
@@ -19,41 +20,9 @@ struct PromptBatch {
   at::Tensor positions;       // [B, P]
 };
 
-PromptBatch pad_prompts(const std::vector<std::vector<int64_t>>& prompts, int64_t pad_id, at::Device device) {
-  int64_t longest = 0;
-  for (size_t i = 0; i < prompts.size(); ++i) {
-    if (prompts[i].empty()) throw InputError(cat("prompt ", i + 1, " is empty: generation needs at least one token"));
-    longest = std::max<int64_t>(longest, static_cast<int64_t>(prompts[i].size()));
-  }
-  const int64_t rows = static_cast<int64_t>(prompts.size());
-  at::Tensor ids = at::full({rows, longest}, pad_id, at::kLong);
-  at::Tensor mask = at::zeros({rows, longest}, at::kLong);
-  bool padded = false;
-  for (int64_t row = 0; row < rows; ++row) {
-    const auto& prompt = prompts[static_cast<size_t>(row)];
-    const int64_t offset = longest - static_cast<int64_t>(prompt.size());
-    padded |= offset > 0;
-    auto id_rows = ids.accessor<int64_t, 2>();
-    auto mask_rows = mask.accessor<int64_t, 2>();
-    for (size_t i = 0; i < prompt.size(); ++i) {
-      id_rows[row][offset + static_cast<int64_t>(i)] = prompt[i];
-      mask_rows[row][offset + static_cast<int64_t>(i)] = 1;
-    }
-  }
-  PromptBatch batch;
-  batch.input_ids = ids.to(device);
-  batch.positions = positions_from_mask(mask).to(device);
-  if (padded) batch.attention_mask = mask.to(device);
-  return batch;
-}
-
-void check_vocabulary(const Transformer& model, const std::vector<std::vector<int64_t>>& prompts) {
-  const int64_t vocab = model.config().vocab_size;
-  for (size_t i = 0; i < prompts.size(); ++i) {
-    for (int64_t id : prompts[i]) {
-      if (id < 0 || id >= vocab) throw InputError(cat("prompt ", i + 1, ": token id ", id, " is outside the vocabulary [0, ", vocab, ")"));
-    }
-  }
+PromptBatch pad_prompts(const Transformer& model, const std::vector<std::vector<int64_t>>& prompts, int64_t pad_id) {
+  LeftPadded padded = left_pad(model.config(), prompts, pad_id, model.device(), "prompt");
+  return {padded.input_ids, padded.padded ? padded.attention_mask : at::Tensor(), padded.positions};
 }
 
 // Hugging Face's sampling warpers, in its order: temperature, top-k, top-p.
@@ -95,7 +64,7 @@ std::vector<std::vector<GeneratedSequence>> greedy_or_sample(const Transformer& 
                                                              const std::vector<std::vector<int64_t>>& prompts,
                                                              const GenerationOptions& options) {
   const at::Device device = model.device();
-  PromptBatch batch = pad_prompts(prompts, options.pad_token_id, device);
+  PromptBatch batch = pad_prompts(model, prompts, options.pad_token_id);
   const int64_t rows = batch.input_ids.size(0);
   const int64_t prompt_length = batch.input_ids.size(1);
   KvCache cache(model.config(), rows, prompt_length + options.max_new_tokens, model.dtype(), device);
@@ -164,7 +133,7 @@ std::vector<std::vector<GeneratedSequence>> beam_search(const Transformer& model
   const at::Device device = model.device();
   const int64_t beams = options.num_beams;
   const int64_t max_new = options.max_new_tokens;
-  PromptBatch batch = pad_prompts(prompts, options.pad_token_id, device);
+  PromptBatch batch = pad_prompts(model, prompts, options.pad_token_id);
   const int64_t batch_size = batch.input_ids.size(0);
   const int64_t prompt_length = batch.input_ids.size(1);
   const int64_t rows = batch_size * beams;
@@ -283,14 +252,31 @@ std::vector<std::vector<GeneratedSequence>> generate(const Transformer& model,
   if (options.do_sample && options.num_beams > 1) throw UsageError("beam sampling is not supported: use --num-beams 1 with --do-sample");
   if (options.do_sample && !(options.temperature > 0)) throw UsageError("temperature must be positive");
   if (!(options.top_p > 0 && options.top_p <= 1)) throw UsageError("top_p must be in (0, 1]");
-  check_vocabulary(model, prompts);
   c10::InferenceMode inference;
   if (options.num_beams == 1) return greedy_or_sample(model, prompts, options);
   return beam_search(model, prompts, options);
 }
 
+std::vector<std::vector<GeneratedSequence>> generate_in_batches(const Transformer& model,
+                                                                const std::vector<std::vector<int64_t>>& prompts,
+                                                                const GenerationOptions& options, size_t batch_size) {
+  std::vector<size_t> order(prompts.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return prompts[a].size() < prompts[b].size(); });
+  std::vector<std::vector<GeneratedSequence>> results(prompts.size());
+  batch_size = std::max<size_t>(1, batch_size);
+  for (size_t start = 0; start < order.size(); start += batch_size) {
+    const size_t end = std::min(order.size(), start + batch_size);
+    std::vector<std::vector<int64_t>> batch;
+    for (size_t i = start; i < end; ++i) batch.push_back(prompts[order[i]]);
+    auto batch_results = generate(model, batch, options);
+    for (size_t i = start; i < end; ++i) results[order[i]] = std::move(batch_results[i - start]);
+  }
+  return results;
+}
+
 std::vector<std::vector<double>> score_tokens(const Transformer& model, const std::vector<std::vector<int64_t>>& sequences) {
-  check_vocabulary(model, sequences);
+  check_token_ids(model.config(), sequences, "sequence");
   c10::InferenceMode inference;
   std::vector<std::vector<double>> results;
   results.reserve(sequences.size());

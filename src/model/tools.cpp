@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <fstream>
 #include <iostream>
-#include <numeric>
 
 #include <ATen/Parallel.h>
 #include <nlohmann/json.hpp>
@@ -158,26 +157,16 @@ int run_generate_tool(Runtime& runtime, const GenerateToolOptions& options) {
     }
   }
 
-  // Prompts of similar length share a batch, so little compute goes to padding.
-  std::vector<size_t> order(prompts.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return prompts[a].size() < prompts[b].size(); });
+  const auto results = generate_in_batches(model, prompts, generation, static_cast<size_t>(options.batch_size));
   std::vector<std::string> output(prompts.size());
-  for (size_t start = 0; start < order.size(); start += static_cast<size_t>(options.batch_size)) {
-    const size_t end = std::min(order.size(), start + static_cast<size_t>(options.batch_size));
-    std::vector<std::vector<int64_t>> batch;
-    for (size_t i = start; i < end; ++i) batch.push_back(prompts[order[i]]);
-    const auto results = generate(model, batch, generation);
-    for (size_t i = start; i < end; ++i) {
-      nlohmann::json record = {{"sequences", nlohmann::json::array()}, {"texts", nlohmann::json::array()}, {"scores", nlohmann::json::array()}};
-      for (const GeneratedSequence& sequence : results[i - start]) {
-        record["sequences"].push_back(sequence.tokens);
-        record["scores"].push_back(sequence.score);
-        if (tokenizer) record["texts"].push_back(tokenizer->decode(std::vector<TokenId>(sequence.tokens.begin(), sequence.tokens.end()), true));
-      }
-      output[order[i]] = record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    nlohmann::json record = {{"sequences", nlohmann::json::array()}, {"texts", nlohmann::json::array()}, {"scores", nlohmann::json::array()}};
+    for (const GeneratedSequence& sequence : results[i]) {
+      record["sequences"].push_back(sequence.tokens);
+      record["scores"].push_back(sequence.score);
+      if (tokenizer) record["texts"].push_back(tokenizer->decode(std::vector<TokenId>(sequence.tokens.begin(), sequence.tokens.end()), true));
     }
-    log::debug("generate: ", end, " of ", order.size(), " prompts on rank 0");
+    output[i] = record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   }
   gather_and_write(runtime, options.output, lines.size(), mine, output);
   return 0;

@@ -6,6 +6,7 @@
 #include <c10/core/GradMode.h>
 
 #include "grlm/core/error.hpp"
+#include "grlm/text/tokenizer.hpp"
 
 namespace grlm {
 namespace {
@@ -374,6 +375,36 @@ at::Tensor Transformer::hidden_states(const ForwardInputs& inputs) const {
 }
 
 at::Tensor Transformer::logits(const at::Tensor& hidden) const { return at::linear(hidden, lm_head_); }
+
+void check_token_ids(const ModelConfig& config, const std::vector<std::vector<int64_t>>& sequences, const char* what) {
+  for (size_t i = 0; i < sequences.size(); ++i) {
+    if (sequences[i].empty()) throw InputError(cat(what, " ", i + 1, " is empty: the model needs at least one token"));
+    for (int64_t id : sequences[i]) {
+      if (id < 0 || id >= config.vocab_size) {
+        throw InputError(cat(what, " ", i + 1, ": token id ", id, " is outside the vocabulary [0, ", config.vocab_size, ")"));
+      }
+    }
+  }
+}
+
+LeftPadded left_pad(const ModelConfig& config, const std::vector<std::vector<int64_t>>& sequences, int64_t pad_id,
+                    at::Device device, const char* what) {
+  check_token_ids(config, sequences, what);
+  std::vector<std::vector<TokenId>> narrow;  // ids fit TokenId once inside the vocabulary
+  narrow.reserve(sequences.size());
+  for (const auto& sequence : sequences) narrow.emplace_back(sequence.begin(), sequence.end());
+  PaddedBatch batch = pad_batch(narrow, static_cast<TokenId>(pad_id), Side::Left);
+  const auto rows = static_cast<int64_t>(batch.rows);
+  const auto columns = static_cast<int64_t>(batch.columns);
+  LeftPadded padded;
+  const at::Tensor mask = at::from_blob(batch.attention_mask.data(), {rows, columns}, at::kByte).to(at::kLong);
+  padded.input_ids = at::from_blob(batch.ids.data(), {rows, columns}, at::kInt).to(device, at::kLong);
+  padded.attention_mask = mask.to(device);
+  padded.positions = positions_from_mask(mask).to(device);
+  padded.padded = std::any_of(sequences.begin(), sequences.end(),
+                              [&](const auto& sequence) { return static_cast<int64_t>(sequence.size()) < columns; });
+  return padded;
+}
 
 at::Tensor positions_from_mask(const at::Tensor& attention_mask) {
   at::Tensor positions = attention_mask.to(at::kLong).cumsum(-1) - 1;

@@ -7,6 +7,8 @@
 #include <set>
 #include <unordered_set>
 
+#include "grlm/text/words.hpp"
+
 namespace grlm {
 namespace {
 
@@ -37,21 +39,6 @@ bool generic_category(const std::string& word) {
   return words.count(word) > 0;
 }
 
-std::vector<std::string> raw_words(std::string_view text) {
-  std::vector<std::string> words;
-  std::string word;
-  for (const char c : text) {
-    const unsigned char byte = static_cast<unsigned char>(c);
-    if (std::isalnum(byte) || byte >= 0x80) {
-      word.push_back(static_cast<char>(std::tolower(byte)));
-    } else if (!word.empty()) {
-      words.push_back(std::move(word));
-      word.clear();
-    }
-  }
-  if (!word.empty()) words.push_back(std::move(word));
-  return words;
-}
 
 bool keep_word(const std::string& word) {
   if (word.size() < 3 || stop_words().count(word)) return false;
@@ -67,7 +54,7 @@ std::vector<std::string> last_category_words(std::string_view categories) {
   const size_t last = path.rfind('>');
   if (last != std::string_view::npos) path = path.substr(last + 1);
   std::vector<std::string> words;
-  for (const std::string& word : raw_words(path)) {
+  for (const std::string& word : lowercase_words(path)) {
     const std::string base = base_form(word);
     if (!generic_category(base) && keep_word(base)) words.push_back(base);
   }
@@ -100,7 +87,7 @@ std::string base_form(std::string_view word) {
 
 std::vector<std::string> content_words(std::string_view text) {
   std::vector<std::string> words;
-  for (const std::string& word : raw_words(text)) {
+  for (const std::string& word : lowercase_words(text)) {
     if (!keep_word(word)) continue;
     const std::string base = base_form(word);
     if (keep_word(base)) words.push_back(base);

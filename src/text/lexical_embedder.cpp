@@ -8,27 +8,11 @@
 #include <xxhash.h>
 
 #include "grlm/core/error.hpp"
+#include "grlm/text/words.hpp"
 
 namespace grlm {
 namespace {
 
-// Lowercased words: runs of ASCII letters and digits or of non-ASCII bytes (UTF-8 letters of
-// other scripts stay whole); everything else separates.
-std::vector<std::string> words_of(std::string_view text) {
-  std::vector<std::string> words;
-  std::string word;
-  for (const char c : text) {
-    const unsigned char byte = static_cast<unsigned char>(c);
-    if (std::isalnum(byte) || byte >= 0x80) {
-      word.push_back(static_cast<char>(std::tolower(byte)));
-    } else if (!word.empty()) {
-      words.push_back(std::move(word));
-      word.clear();
-    }
-  }
-  if (!word.empty()) words.push_back(std::move(word));
-  return words;
-}
 
 enum FeatureKind : uint64_t { kWord = 1, kBigram = 2, kCharNgram = 3 };
 
@@ -48,7 +32,7 @@ LexicalEmbedder::LexicalEmbedder(LexicalEmbedderOptions options) : options_(opti
 std::vector<LexicalEmbedder::Feature> LexicalEmbedder::features(const ItemText& item) const {
   std::unordered_map<uint64_t, double> counts;  // hashed feature -> weighted count
   const auto add_field = [&](std::string_view text, double field_weight) {
-    const std::vector<std::string> words = words_of(text);
+    const std::vector<std::string> words = lowercase_words(text);
     for (size_t i = 0; i < words.size(); ++i) {
       const std::string& word = words[i];
       counts[hash_of(kWord, word)] += field_weight;

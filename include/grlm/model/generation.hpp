@@ -55,6 +55,12 @@ std::vector<std::vector<GeneratedSequence>> generate(const Transformer& model,
                                                      const std::vector<std::vector<int64_t>>& prompts,
                                                      const GenerationOptions& options);
 
+// The same for any number of prompts: sorted by length, `batch_size` at a time (so little compute
+// goes to padding), results in input order.
+std::vector<std::vector<GeneratedSequence>> generate_in_batches(const Transformer& model,
+                                                                const std::vector<std::vector<int64_t>>& prompts,
+                                                                const GenerationOptions& options, size_t batch_size);
+
 // Teacher-forced log-probability of every token after the first, per sequence.
 std::vector<std::vector<double>> score_tokens(const Transformer& model, const std::vector<std::vector<int64_t>>& sequences);
 

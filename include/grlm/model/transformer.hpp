@@ -102,6 +102,21 @@ class Transformer {
   double attention_scaling_ = 1.0;
 };
 
+// Every sequence non-empty and inside the model's vocabulary; InputError naming `what` and the
+// sequence's 1-based number otherwise.
+void check_token_ids(const ModelConfig& config, const std::vector<std::vector<int64_t>>& sequences, const char* what);
+
+// Checked token id sequences left-padded into one batch on `device` (the tokenizer layer's
+// pad_batch does the padding); positions as Hugging Face's generate derives them.
+struct LeftPadded {
+  at::Tensor input_ids;       // [B, P] int64
+  at::Tensor attention_mask;  // [B, P] int64, 1 for real tokens
+  at::Tensor positions;       // [B, P] int64
+  bool padded = false;        // some row is shorter than the longest
+};
+LeftPadded left_pad(const ModelConfig& config, const std::vector<std::vector<int64_t>>& sequences, int64_t pad_id,
+                    at::Device device, const char* what);
+
 // Position ids from a left-padded mask as Hugging Face's generate derives them: the count of
 // real tokens before each position, padding positions set to 1.
 at::Tensor positions_from_mask(const at::Tensor& attention_mask);
