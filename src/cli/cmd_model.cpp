@@ -15,6 +15,15 @@ void add_model_options(po::options_description& options) {
       ("threads", po::value<int>()->default_value(0), "CPU threads per rank (0: libtorch's default)");
 }
 
+void read_model_options(const po::variables_map& values, ModelToolFiles& options) {
+  options.model = values["model"].as<std::string>();
+  options.input = values["input"].as<std::string>();
+  options.output = values["output"].as<std::string>();
+  options.device = values["device"].as<std::string>();
+  options.dtype = values["dtype"].as<std::string>();
+  options.threads = values["threads"].as<int>();
+}
+
 }  // namespace
 
 Command generate_command() {
@@ -47,12 +56,7 @@ Command generate_command() {
   };
   command.run = [](Runtime& runtime, const po::variables_map& values) {
     GenerateToolOptions options;
-    options.model = values["model"].as<std::string>();
-    options.input = values["input"].as<std::string>();
-    options.output = values["output"].as<std::string>();
-    options.device = values["device"].as<std::string>();
-    options.dtype = values["dtype"].as<std::string>();
-    options.threads = values["threads"].as<int>();
+    read_model_options(values, options);
     options.max_new_tokens = values["max-new-tokens"].as<int64_t>();
     options.num_beams = values["num-beams"].as<int64_t>();
     options.num_return_sequences = values["num-return-sequences"].as<int64_t>();
@@ -85,12 +89,7 @@ Command score_command() {
   };
   command.run = [](Runtime& runtime, const po::variables_map& values) {
     ScoreToolOptions options;
-    options.model = values["model"].as<std::string>();
-    options.input = values["input"].as<std::string>();
-    options.output = values["output"].as<std::string>();
-    options.device = values["device"].as<std::string>();
-    options.dtype = values["dtype"].as<std::string>();
-    options.threads = values["threads"].as<int>();
+    read_model_options(values, options);
     return run_score_tool(runtime, options);
   };
   return command;
@@ -115,12 +114,7 @@ Command encode_command() {
   };
   command.run = [](Runtime& runtime, const po::variables_map& values) {
     EncodeToolOptions options;
-    options.model = values["model"].as<std::string>();
-    options.input = values["input"].as<std::string>();
-    options.output = values["output"].as<std::string>();
-    options.device = values["device"].as<std::string>();
-    options.dtype = values["dtype"].as<std::string>();
-    options.threads = values["threads"].as<int>();
+    read_model_options(values, options);
     options.pooling = values["pooling"].as<std::string>();
     options.normalize = !values["no-normalize"].as<bool>();
     options.instruction = values["instruction"].as<std::string>();

@@ -89,6 +89,16 @@ void gather_and_write(Runtime& runtime, const std::string& output, size_t count,
   write_lines(output, lines);
 }
 
+// Threads, device and dtype as the tool's options say, then the checkpoint.
+Transformer load_tool_model(Runtime& runtime, const ModelToolFiles& options, bool require_lm_head) {
+  if (options.threads > 0) at::set_num_threads(options.threads);
+  LoadOptions load;
+  load.device = torch_device(runtime, options.device);
+  load.require_lm_head = require_lm_head;
+  if (!options.dtype.empty()) load.dtype = parse_dtype(options.dtype);
+  return load_pretrained(options.model, load);
+}
+
 EarlyStopping parse_early_stopping(const std::string& value) {
   if (value == "false") return EarlyStopping::Heuristic;
   if (value == "true") return EarlyStopping::WhenDone;
@@ -99,14 +109,9 @@ EarlyStopping parse_early_stopping(const std::string& value) {
 }  // namespace
 
 int run_generate_tool(Runtime& runtime, const GenerateToolOptions& options) {
-  if (options.threads > 0) at::set_num_threads(options.threads);
   if (options.batch_size < 1) throw UsageError("--batch-size must be at least 1");
   const fs::path folder = options.model;
-  const at::Device device = torch_device(runtime, options.device);
-  LoadOptions load;
-  load.device = device;
-  if (!options.dtype.empty()) load.dtype = parse_dtype(options.dtype);
-  const Transformer model = load_pretrained(folder, load);
+  const Transformer model = load_tool_model(runtime, options, true);
   const GenerationDefaults defaults = generation_defaults(folder, model.config());
   const std::optional<Tokenizer> tokenizer = optional_tokenizer(folder);
   std::optional<ChatTemplate> chat;
@@ -173,11 +178,7 @@ int run_generate_tool(Runtime& runtime, const GenerateToolOptions& options) {
 }
 
 int run_score_tool(Runtime& runtime, const ScoreToolOptions& options) {
-  if (options.threads > 0) at::set_num_threads(options.threads);
-  LoadOptions load;
-  load.device = torch_device(runtime, options.device);
-  if (!options.dtype.empty()) load.dtype = parse_dtype(options.dtype);
-  const Transformer model = load_pretrained(options.model, load);
+  const Transformer model = load_tool_model(runtime, options, true);
   const std::vector<nlohmann::json> lines = read_json_lines(options.input);
   const std::vector<size_t> mine = my_lines(runtime, lines.size());
   std::vector<std::vector<int64_t>> sequences;
@@ -194,14 +195,9 @@ int run_score_tool(Runtime& runtime, const ScoreToolOptions& options) {
 }
 
 int run_encode_tool(Runtime& runtime, const EncodeToolOptions& options) {
-  if (options.threads > 0) at::set_num_threads(options.threads);
   if (options.batch_size < 1) throw UsageError("--batch-size must be at least 1");
   const Pooling pooling = parse_pooling(options.pooling);
-  LoadOptions load;
-  load.device = torch_device(runtime, options.device);
-  load.require_lm_head = false;
-  if (!options.dtype.empty()) load.dtype = parse_dtype(options.dtype);
-  const Transformer model = load_pretrained(options.model, load);
+  const Transformer model = load_tool_model(runtime, options, false);
   const std::optional<Tokenizer> tokenizer = optional_tokenizer(options.model);
   const std::vector<nlohmann::json> lines = read_json_lines(options.input);
   const std::vector<size_t> mine = my_lines(runtime, lines.size());

@@ -10,10 +10,18 @@
 
 namespace grlm {
 
-struct GenerateToolOptions {
+// What every model tool takes: the checkpoint, JSON Lines in and out, where and how to run it.
+struct ModelToolFiles {
   std::string model;   // Hugging Face checkpoint folder
-  std::string input;   // JSON Lines: {"text": ...} or {"ids": [...]}
-  std::string output;  // JSON Lines: {"sequences", "texts", "scores"}
+  std::string input;   // JSON Lines
+  std::string output;  // JSON Lines, one line per input line; "-" is stdout
+  std::string device = "auto";
+  std::string dtype;  // empty: the checkpoint's
+  int threads = 0;    // 0: libtorch's default
+};
+
+// input {"text": ...} or {"ids": [...]}; output {"sequences", "texts", "scores"}
+struct GenerateToolOptions : ModelToolFiles {
   int64_t max_new_tokens = 32;
   int64_t num_beams = 1;
   int64_t num_return_sequences = 1;
@@ -27,32 +35,18 @@ struct GenerateToolOptions {
   std::vector<std::string> stop_strings;
   bool chat = false;
   std::optional<bool> enable_thinking;
-  std::string device = "auto";
-  std::string dtype;  // empty: the checkpoint's
   int64_t batch_size = 8;
-  int threads = 0;  // 0: libtorch's default
 };
 
-struct ScoreToolOptions {
-  std::string model;
-  std::string input;   // JSON Lines: {"ids": [...]}
-  std::string output;  // JSON Lines: {"logprobs": [...]}
-  std::string device = "auto";
-  std::string dtype;
-  int threads = 0;
-};
+// input {"ids": [...]}; output {"logprobs": [...]}
+struct ScoreToolOptions : ModelToolFiles {};
 
-struct EncodeToolOptions {
-  std::string model;
-  std::string input;   // JSON Lines: {"text": ...} or {"ids": [...]}
-  std::string output;  // JSON Lines: {"embedding": [...]}
+// input {"text": ...} or {"ids": [...]}; output {"embedding": [...]}
+struct EncodeToolOptions : ModelToolFiles {
   std::string pooling = "mean";
   bool normalize = true;
   std::string instruction;  // prefix for text inputs (Qwen3-Embedding: "Instruct: ...\nQuery:")
   int64_t batch_size = 16;
-  std::string device = "auto";
-  std::string dtype;
-  int threads = 0;
 };
 
 struct InitModelToolOptions {
