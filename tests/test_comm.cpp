@@ -72,6 +72,24 @@ TEST(Comm, ReduceScatterGivesEachRankItsBlockSum) {
   for (float value : mine) EXPECT_EQ(value, rank_sum * static_cast<float>(comm().rank() + 1));
 }
 
+TEST(Comm, StartedReduceScattersFinishInAnyOrderOfWaits) {
+  const int ranks = comm().size();
+  std::vector<double> first(4 * static_cast<size_t>(ranks)), second(2 * static_cast<size_t>(ranks));
+  for (size_t i = 0; i < first.size(); ++i) first[i] = static_cast<double>(i) + comm().rank();
+  for (size_t i = 0; i < second.size(); ++i) second[i] = -static_cast<double>(i);
+  std::vector<double> mine_first(4), mine_second(2);
+  auto a = comm().start_reduce_scatter(first.data(), mine_first.data(), 4, DType::Float64, ReduceOp::Sum);
+  auto b = comm().start_reduce_scatter(second.data(), mine_second.data(), 2, DType::Float64, ReduceOp::Sum);
+  b->progress();
+  b->wait();
+  a->wait();
+  const double rank_total = ranks * (ranks - 1) / 2.0;
+  for (int k = 0; k < 4; ++k) {
+    EXPECT_EQ(mine_first[k], ranks * static_cast<double>(4 * comm().rank() + k) + rank_total);
+  }
+  for (int k = 0; k < 2; ++k) EXPECT_EQ(mine_second[k], -ranks * static_cast<double>(2 * comm().rank() + k));
+}
+
 TEST(Comm, BroadcastFromTheLastRank) {
   const int root = comm().size() - 1;
   std::vector<int64_t> values = {comm().rank() == root ? 42 : 0, comm().rank() == root ? -7 : 0};

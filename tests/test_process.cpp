@@ -225,12 +225,17 @@ TEST(Cli, SynthThenRunWritesAStoreThatInspectAndH5dumpRead) {
   const std::string run_dir = (dir / "run").string();
   const ProcessResult pipeline = run(mpirun(2) + binary("grlm") + " run --device cpu --run-dir " + run_dir +
                                      " --set data.catalog=" + (dir / "data" / "catalog.json").string() +
-                                     " --set data.interactions=" + (dir / "data" / "interactions.txt").string());
-  EXPECT_EQ(pipeline.exit_code, 3) << pipeline.output;  // embed ... build-sft run; train is not built yet
+                                     " --set data.interactions=" + (dir / "data" / "interactions.txt").string() +
+                                     " --set train.arch.hidden_size=32 --set train.arch.layers=1 --set train.arch.heads=2"
+                                     " --set train.arch.kv_heads=1 --set train.arch.head_dim=16 --set train.arch.intermediate_size=64"
+                                     " --set train.max_steps=3 --set train.global_batch_size=8 --set train.micro_batch_size=4");
+  EXPECT_EQ(pipeline.exit_code, 3) << pipeline.output;  // embed ... train run; evaluate is not built yet
   EXPECT_NE(pipeline.output.find("data: 1000 items, 2000 users"), std::string::npos) << pipeline.output;
   EXPECT_NE(pipeline.output.find("stage similar: complete"), std::string::npos) << pipeline.output;
   EXPECT_NE(pipeline.output.find("stage build-sft: complete"), std::string::npos) << pipeline.output;
-  EXPECT_NE(pipeline.output.find("stage 'train' is not built yet"), std::string::npos) << pipeline.output;
+  EXPECT_NE(pipeline.output.find("stage train: complete"), std::string::npos) << pipeline.output;
+  EXPECT_TRUE(std::filesystem::exists(dir / "run" / "model" / "model.safetensors"));
+  EXPECT_NE(pipeline.output.find("stage 'evaluate' is not built yet"), std::string::npos) << pipeline.output;
 
   const ProcessResult inspect = run(binary("grlm") + " inspect " + run_dir);
   EXPECT_EQ(inspect.exit_code, 0) << inspect.output;

@@ -1,6 +1,8 @@
 // `grlm run` and one command per stage: the same path from config to run store to stages.
 #include <iomanip>
 #include <iostream>
+#include <set>
+#include <sstream>
 
 #include "commands.hpp"
 #include "grlm/core/config.hpp"
@@ -85,6 +87,20 @@ Command pipeline_run_command() {
   return command;
 }
 
+// The config keys of a stage's groups (embed.*, sft.*, train.*, ...) with defaults and help.
+std::string stage_config_help(const StageDef& stage) {
+  std::set<std::string> groups;
+  for (const std::string& key : stage.config_keys) groups.insert(key.substr(0, key.find('.')));
+  std::ostringstream text;
+  text << "Config keys (set in the config file or with --set KEY=VALUE; docs/CONFIG.md):\n";
+  for (const ConfigKey& key : grlm_config_schema()) {
+    if (!groups.count(key.path.substr(0, key.path.find('.')))) continue;
+    const std::string shown = key.default_value.is_null() ? "unset" : key.default_value.dump();
+    text << "  " << std::left << std::setw(34) << key.path << " " << key.help << " (default " << shown << ")\n";
+  }
+  return text.str();
+}
+
 Command stage_command(const StageDef& stage) {
   Command command;
   command.name = stage.name;
@@ -92,6 +108,7 @@ Command stage_command(const StageDef& stage) {
   command.summary = stage.summary;
   command.usage = "--config FILE [--set KEY=VALUE ...]";
   command.options = config_options;
+  command.details = stage_config_help(stage);
   const std::string name = stage.name;
   if (name == "similar") {
     command.usage += "\n       grlm similar --vectors FILE.h5:/DATASET --k K --output OUT.h5 [--dtype float32|bfloat16]";

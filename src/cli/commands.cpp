@@ -100,13 +100,14 @@ void print_overview() {
   }
   std::cout << "Options:\n  --help      this text; 'grlm COMMAND --help' for a command's options\n"
                "  --version   versions of grlm and the libraries it runs on\n\n"
-               "Exit codes: 0 done, 1 failed, 2 bad usage or config, 3 not built yet, 130/143 stopped by\n"
+               "Exit codes: 0 done, 1 failed, 2 bad usage or config, 3 not built yet, 75 paused (train.stop_after_steps), 130/143 stopped by\n"
                "SIGINT/SIGTERM (rerun the same command to resume). Docs: README.md, docs/CLI.md, docs/CONFIG.md\n";
 }
 
 void print_command_help(const Command& command) {
   std::cout << "usage: grlm " << command.name << " " << command.usage << "\n\n" << command.summary << "\n\n";
   std::cout << command.options() << "\n";
+  if (!command.details.empty()) std::cout << command.details << "\n";
 }
 
 const Command& find_command(const std::string& name) {

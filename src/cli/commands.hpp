@@ -19,6 +19,7 @@ struct Command {
   std::string summary;  // one line
   std::string usage;    // after "grlm NAME", e.g. "--config FILE [options]"
   std::function<po::options_description()> options;
+  std::string details;  // printed after the options in --help (e.g. a stage's config keys)
   po::positional_options_description positional;
   bool accepts_any_options = false;  // tools not built yet take whatever their future options are
   std::function<int(Runtime&, const po::variables_map&)> run;

@@ -102,6 +102,14 @@ class MpiCommunicator final : public Communicator {
                                        comm_),
               "Reduce_scatter_block");
   }
+  std::unique_ptr<PendingExchange> start_reduce_scatter(const void* send, void* recv, size_t count, DType dtype,
+                                                        ReduceOp op) override {
+    auto pending = std::make_unique<MpiExchange>();
+    check_mpi(MPI_Ireduce_scatter_block(send, recv, as_count(count), mpi_type(dtype), mpi_op(op), comm_,
+                                        &pending->requests_[0]),
+              "Ireduce_scatter_block");
+    return pending;
+  }
   void broadcast(void* buffer, size_t count, DType dtype, int root) override {
     check_mpi(MPI_Bcast(buffer, as_count(count), raw_type(dtype), root, comm_), "Bcast");
   }

@@ -105,6 +105,8 @@ int run_with_error_policy(Runtime& runtime, const std::function<int()>& body) {
     return collective_exit(runtime, error.what(), kExitNotBuilt);
   } catch (const CollectiveFailure& error) {
     return collective_exit(runtime, error.what(), kExitFailure);
+  } catch (const Paused& error) {
+    return collective_exit(runtime, error.what(), kExitPaused);
   } catch (const Interrupted& error) {
     return collective_exit(runtime, error.what(), 128 + error.signal_number());
   } catch (const std::exception& error) {

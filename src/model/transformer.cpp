@@ -4,6 +4,8 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <c10/core/GradMode.h>
+#include <torch/csrc/autograd/autograd.h>
+#include <torch/csrc/autograd/custom_function.h>
 
 #include "grlm/core/error.hpp"
 #include "grlm/text/tokenizer.hpp"
@@ -138,33 +140,24 @@ Transformer::Transformer(ModelConfig config, at::ScalarType dtype, at::Device de
   const int64_t kv_width = config_.num_key_value_heads * config_.head_dim;
   embed_tokens_ = at::empty({config_.vocab_size, hidden}, options);
   final_norm_ = at::empty({hidden}, options);
-  lm_head_ = config_.tie_word_embeddings ? embed_tokens_ : at::empty({config_.vocab_size, hidden}, options);
+  if (!config_.tie_word_embeddings) lm_head_ = at::empty({config_.vocab_size, hidden}, options);
   for (int64_t index = 0; index < config_.num_hidden_layers; ++index) {
     Layer layer;
     layer.input_norm = at::empty({hidden}, options);
     layer.post_attention_norm = at::empty({hidden}, options);
     layer.qkv_proj = at::empty({q_width + 2 * kv_width, hidden}, options);
-    layer.q_proj = layer.qkv_proj.narrow(0, 0, q_width);
-    layer.k_proj = layer.qkv_proj.narrow(0, q_width, kv_width);
-    layer.v_proj = layer.qkv_proj.narrow(0, q_width + kv_width, kv_width);
     layer.o_proj = at::empty({hidden, q_width}, options);
-    if (config_.qkv_bias()) {
-      layer.qkv_bias = at::empty({q_width + 2 * kv_width}, options);
-      layer.q_bias = layer.qkv_bias.narrow(0, 0, q_width);
-      layer.k_bias = layer.qkv_bias.narrow(0, q_width, kv_width);
-      layer.v_bias = layer.qkv_bias.narrow(0, q_width + kv_width, kv_width);
-    }
+    if (config_.qkv_bias()) layer.qkv_bias = at::empty({q_width + 2 * kv_width}, options);
     if (config_.o_bias()) layer.o_bias = at::empty({hidden}, options);
     if (config_.qk_norm()) {
       layer.q_norm = at::empty({config_.head_dim}, options);
       layer.k_norm = at::empty({config_.head_dim}, options);
     }
     layer.gate_up_proj = at::empty({2 * config_.intermediate_size, hidden}, options);
-    layer.gate_proj = layer.gate_up_proj.narrow(0, 0, config_.intermediate_size);
-    layer.up_proj = layer.gate_up_proj.narrow(0, config_.intermediate_size, config_.intermediate_size);
     layer.down_proj = at::empty({hidden, config_.intermediate_size}, options);
     layers_.push_back(std::move(layer));
   }
+  rebuild_views();
   const RopeConfig& rope = config_.rope;
   const int64_t dim = config_.rotary_dim();
   at::Tensor inv_freq;
@@ -206,28 +199,67 @@ std::vector<std::pair<std::string, at::Tensor>> Transformer::named_parameters() 
   return named;
 }
 
+std::vector<std::pair<std::string, at::Tensor*>> Transformer::storage_slots() {
+  std::vector<std::pair<std::string, at::Tensor*>> slots;
+  slots.emplace_back("model.embed_tokens.weight", &embed_tokens_);
+  for (size_t index = 0; index < layers_.size(); ++index) {
+    Layer& layer = layers_[index];
+    const std::string prefix = cat("model.layers.", index, ".");
+    slots.emplace_back(prefix + "input_layernorm.weight", &layer.input_norm);
+    slots.emplace_back(prefix + "self_attn.qkv_proj.weight", &layer.qkv_proj);
+    if (layer.qkv_bias.defined()) slots.emplace_back(prefix + "self_attn.qkv_proj.bias", &layer.qkv_bias);
+    slots.emplace_back(prefix + "self_attn.o_proj.weight", &layer.o_proj);
+    if (layer.o_bias.defined()) slots.emplace_back(prefix + "self_attn.o_proj.bias", &layer.o_bias);
+    if (layer.q_norm.defined()) {
+      slots.emplace_back(prefix + "self_attn.q_norm.weight", &layer.q_norm);
+      slots.emplace_back(prefix + "self_attn.k_norm.weight", &layer.k_norm);
+    }
+    slots.emplace_back(prefix + "post_attention_layernorm.weight", &layer.post_attention_norm);
+    slots.emplace_back(prefix + "mlp.gate_up_proj.weight", &layer.gate_up_proj);
+    slots.emplace_back(prefix + "mlp.down_proj.weight", &layer.down_proj);
+  }
+  slots.emplace_back("model.norm.weight", &final_norm_);
+  if (!config_.tie_word_embeddings) slots.emplace_back("lm_head.weight", &lm_head_);
+  return slots;
+}
+
 std::vector<std::pair<std::string, at::Tensor>> Transformer::storage_tensors() const {
   std::vector<std::pair<std::string, at::Tensor>> storage;
-  storage.emplace_back("model.embed_tokens.weight", embed_tokens_);
-  for (size_t index = 0; index < layers_.size(); ++index) {
-    const Layer& layer = layers_[index];
-    const std::string prefix = cat("model.layers.", index, ".");
-    storage.emplace_back(prefix + "input_layernorm.weight", layer.input_norm);
-    storage.emplace_back(prefix + "self_attn.qkv_proj.weight", layer.qkv_proj);
-    if (layer.qkv_bias.defined()) storage.emplace_back(prefix + "self_attn.qkv_proj.bias", layer.qkv_bias);
-    storage.emplace_back(prefix + "self_attn.o_proj.weight", layer.o_proj);
-    if (layer.o_bias.defined()) storage.emplace_back(prefix + "self_attn.o_proj.bias", layer.o_bias);
-    if (layer.q_norm.defined()) {
-      storage.emplace_back(prefix + "self_attn.q_norm.weight", layer.q_norm);
-      storage.emplace_back(prefix + "self_attn.k_norm.weight", layer.k_norm);
-    }
-    storage.emplace_back(prefix + "post_attention_layernorm.weight", layer.post_attention_norm);
-    storage.emplace_back(prefix + "mlp.gate_up_proj.weight", layer.gate_up_proj);
-    storage.emplace_back(prefix + "mlp.down_proj.weight", layer.down_proj);
-  }
-  storage.emplace_back("model.norm.weight", final_norm_);
-  if (!config_.tie_word_embeddings) storage.emplace_back("lm_head.weight", lm_head_);
+  for (auto& [name, slot] : const_cast<Transformer*>(this)->storage_slots()) storage.emplace_back(name, *slot);
   return storage;
+}
+
+// The Hugging Face tensors q/k/v and gate/up are row blocks of the fused storage.
+void Transformer::rebuild_views() {
+  const int64_t q_width = config_.num_attention_heads * config_.head_dim;
+  const int64_t kv_width = config_.num_key_value_heads * config_.head_dim;
+  const int64_t intermediate = config_.intermediate_size;
+  if (config_.tie_word_embeddings) lm_head_ = embed_tokens_;
+  for (Layer& layer : layers_) {
+    layer.q_proj = layer.qkv_proj.narrow(0, 0, q_width);
+    layer.k_proj = layer.qkv_proj.narrow(0, q_width, kv_width);
+    layer.v_proj = layer.qkv_proj.narrow(0, q_width + kv_width, kv_width);
+    if (layer.qkv_bias.defined()) {
+      layer.q_bias = layer.qkv_bias.narrow(0, 0, q_width);
+      layer.k_bias = layer.qkv_bias.narrow(0, q_width, kv_width);
+      layer.v_bias = layer.qkv_bias.narrow(0, q_width + kv_width, kv_width);
+    }
+    layer.gate_proj = layer.gate_up_proj.narrow(0, 0, intermediate);
+    layer.up_proj = layer.gate_up_proj.narrow(0, intermediate, intermediate);
+  }
+}
+
+void Transformer::relocate_storage(
+    const std::function<at::Tensor(const std::string& name, const at::Tensor& current)>& place) {
+  for (auto& [name, slot] : storage_slots()) {
+    at::Tensor moved = place(name, *slot);
+    if (!moved.sizes().equals(slot->sizes()) || moved.scalar_type() != slot->scalar_type() ||
+        moved.device() != slot->device()) {
+      throw Error(cat("relocate_storage: the new tensor of ", name, " differs in shape, dtype or device"));
+    }
+    *slot = moved;
+  }
+  rebuild_views();
 }
 
 void Transformer::initialize(uint64_t seed) {
@@ -332,6 +364,61 @@ at::Tensor Transformer::attention(const Layer& layer, const at::Tensor& normed, 
   return at::linear(output, layer.o_proj, layer.o_bias);
 }
 
+at::Tensor Transformer::decoder_layer(size_t index, const at::Tensor& hidden, const at::Tensor& cos,
+                                      const at::Tensor& sin, const at::Tensor& mask, bool causal, KvCache* cache) const {
+  const Layer& layer = layers_[index];
+  const at::Tensor attended = hidden + attention(layer, rms_norm(hidden, layer.input_norm), cos, sin, mask, causal, index, cache);
+  const at::Tensor normed = rms_norm(attended, layer.post_attention_norm);
+  const at::Tensor gate_up = at::linear(normed, layer.gate_up_proj);
+  const int64_t intermediate = config_.intermediate_size;
+  return attended + at::linear(at::silu(gate_up.narrow(-1, 0, intermediate)) * gate_up.narrow(-1, intermediate, intermediate),
+                               layer.down_proj);
+}
+
+namespace {
+
+// Activation checkpointing: the forward pass runs the layer without recording a graph and keeps
+// only its input; the backward pass recomputes the layer with a graph and back-propagates through
+// it, which accumulates the parameters' gradients (they are leaves) and gives the input's.
+struct LayerExtras {
+  at::Tensor cos, sin, mask;  // mask undefined: plain causal attention
+  bool causal = true;
+};
+
+struct CheckpointedLayer : torch::autograd::Function<CheckpointedLayer> {
+  static at::Tensor forward(torch::autograd::AutogradContext* context, const Transformer* model, int64_t index,
+                            const at::Tensor& hidden, const LayerExtras* extras) {
+    context->saved_data["model"] = reinterpret_cast<int64_t>(model);
+    context->saved_data["index"] = index;
+    context->saved_data["causal"] = extras->causal;
+    context->saved_data["cos"] = extras->cos;
+    context->saved_data["sin"] = extras->sin;
+    if (extras->mask.defined()) context->saved_data["mask"] = extras->mask;
+    context->save_for_backward({hidden});
+    c10::NoGradGuard no_grad;
+    return model->decoder_layer(static_cast<size_t>(index), hidden, extras->cos, extras->sin, extras->mask, extras->causal,
+                                nullptr);
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* context,
+                                                 torch::autograd::variable_list output_grads) {
+    const auto* model = reinterpret_cast<const Transformer*>(context->saved_data["model"].toInt());
+    const at::Tensor mask = context->saved_data.count("mask") ? context->saved_data["mask"].toTensor() : at::Tensor();
+    const at::Tensor input = context->get_saved_variables()[0].detach().requires_grad_(true);
+    at::Tensor output;
+    {
+      c10::AutoGradMode with_grad(true);
+      output = model->decoder_layer(static_cast<size_t>(context->saved_data["index"].toInt()), input,
+                                    context->saved_data["cos"].toTensor(), context->saved_data["sin"].toTensor(), mask,
+                                    context->saved_data["causal"].toBool(), nullptr);
+    }
+    torch::autograd::backward({output}, {output_grads[0]});
+    return {at::Tensor(), at::Tensor(), input.grad(), at::Tensor()};
+  }
+};
+
+}  // namespace
+
 at::Tensor Transformer::hidden_states(const ForwardInputs& inputs) const {
   const at::Tensor& input_ids = inputs.input_ids;
   const int64_t batch = input_ids.size(0);
@@ -361,14 +448,11 @@ at::Tensor Transformer::hidden_states(const ForwardInputs& inputs) const {
   }
   const auto [cos, sin] = rotary_tables(position_ids.to(device_));
   at::Tensor hidden = at::embedding(embed_tokens_, input_ids.to(device_));
+  const bool recompute = checkpoint_layers_ && c10::GradMode::is_enabled() && inputs.cache == nullptr;
+  const LayerExtras extras{cos, sin, mask, causal_only};
   for (size_t index = 0; index < layers_.size(); ++index) {
-    const Layer& layer = layers_[index];
-    hidden = hidden + attention(layer, rms_norm(hidden, layer.input_norm), cos, sin, mask, causal_only, index, inputs.cache);
-    const at::Tensor normed = rms_norm(hidden, layer.post_attention_norm);
-    const at::Tensor gate_up = at::linear(normed, layer.gate_up_proj);
-    const int64_t intermediate = config_.intermediate_size;
-    hidden = hidden + at::linear(at::silu(gate_up.narrow(-1, 0, intermediate)) * gate_up.narrow(-1, intermediate, intermediate),
-                                 layer.down_proj);
+    hidden = recompute ? CheckpointedLayer::apply(this, static_cast<int64_t>(index), hidden, &extras)
+                       : decoder_layer(index, hidden, cos, sin, mask, causal_only, inputs.cache);
   }
   if (inputs.cache) inputs.cache->advance(tokens);
   return rms_norm(hidden, final_norm_);

@@ -6,6 +6,15 @@ namespace {
 // Given TIDs (data.tids) replace the first three stages.
 bool needs_tid_extraction(const Config& config) { return !config.has("data.tids"); }
 
+// Options that change the trained weights; the others (checkpoint cadence, logging, bucket size,
+// ZeRO stage, recomputation) change how, not what, so changing them resumes instead of retraining.
+std::vector<std::string> train_result_keys() {
+  return {"train.model",       "train.arch",        "train.global_batch_size", "train.micro_batch_size",
+          "train.epochs",      "train.max_steps",   "train.lr",                "train.warmup_ratio",
+          "train.weight_decay", "train.adam_beta1", "train.adam_beta2",        "train.adam_epsilon",
+          "train.max_grad_norm", "train.seed",      "train.dtype",             "train.val_fraction"};
+}
+
 }  // namespace
 
 Pipeline grlm_pipeline() {
@@ -19,7 +28,7 @@ Pipeline grlm_pipeline() {
       {"build-sft", "the three instruction tasks, tokenized for training", {"extract"}, {"sft", "seed"},
        {"data.catalog", "data.interactions", "data.tids", "data.neighbours"}, 1,
        [](const Config&) { return true; }, run_build_sft},
-      {"train", "full-parameter fine-tuning (ZeRO-1/2 over NCCL or MPI)", {"build-sft"}, {"train"}, {}, 1,
+      {"train", "full-parameter fine-tuning (ZeRO-1/2 over NCCL or MPI)", {"build-sft"}, train_result_keys(), {}, 1,
        [](const Config&) { return true; }, run_train},
       {"evaluate", "beam search, grounding, Recall@K and NDCG@K", {"train", "build-sft"}, {"evaluate"}, {}, 1,
        [](const Config&) { return true; }, run_evaluate},

@@ -56,6 +56,11 @@ class Communicator {
                                                           int dest, void* recv, size_t recv_count,
                                                           int source, DType dtype) = 0;
   virtual void barrier() = 0;
+  // reduce_scatter started now and finished by wait(); `send` and `recv` must stay untouched until
+  // then. MPI runs it in the background (MPI_Ireduce_scatter_block); backends whose collectives are
+  // already asynchronous (NCCL: stream order) enqueue it and return a finished handle.
+  virtual std::unique_ptr<PendingExchange> start_reduce_scatter(const void* send, void* recv, size_t count,
+                                                                DType dtype, ReduceOp op);
 };
 
 // --- host-side conveniences built on the interface (MPI backend or any host communicator) ---

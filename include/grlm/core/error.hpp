@@ -57,10 +57,18 @@ class Interrupted : public Error {
   int signal_number_;
 };
 
+// Work stopped on purpose at a resumable point (train.stop_after_steps: a job that trains in
+// slices); every rank raises it together; exit code 75 (EX_TEMPFAIL: rerun to continue).
+class Paused : public Error {
+ public:
+  using Error::Error;
+};
+
 // Exit codes documented in docs/CLI.md.
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailure = 1;
 inline constexpr int kExitUsage = 2;
 inline constexpr int kExitNotBuilt = 3;
+inline constexpr int kExitPaused = 75;
 
 }  // namespace grlm

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -86,8 +87,20 @@ class Transformer {
   // zeros for biases, ones for norms; identical for a seed on any device and dtype.
   void initialize(uint64_t seed);
   void set_requires_grad(bool requires_grad);
+  // Moves every storage tensor (in storage_tensors() order) to the tensor `place` returns for it
+  // (same shape, dtype and device, already holding the values) and rebuilds the views on it; the
+  // trainer uses this to make the parameters views of one flat buffer.
+  void relocate_storage(const std::function<at::Tensor(const std::string& name, const at::Tensor& current)>& place);
+  // Training: keep only each decoder layer's input in the forward pass and recompute the layer in
+  // the backward pass (memory of one layer's activations instead of all of them).
+  void set_activation_checkpointing(bool enabled) { checkpoint_layers_ = enabled; }
+  // One decoder layer (pre-norm attention and MLP with their residuals).
+  at::Tensor decoder_layer(size_t index, const at::Tensor& hidden, const at::Tensor& cos, const at::Tensor& sin,
+                           const at::Tensor& mask, bool causal, KvCache* cache) const;
 
  private:
+  std::vector<std::pair<std::string, at::Tensor*>> storage_slots();
+  void rebuild_views();
   at::Tensor attention(const Layer& layer, const at::Tensor& normed, const at::Tensor& cos, const at::Tensor& sin,
                        const at::Tensor& mask, bool causal, size_t layer_index, KvCache* cache) const;
   std::pair<at::Tensor, at::Tensor> rotary_tables(const at::Tensor& position_ids) const;
@@ -100,6 +113,7 @@ class Transformer {
   std::vector<Layer> layers_;
   at::Tensor inv_freq_;  // float32 on device
   double attention_scaling_ = 1.0;
+  bool checkpoint_layers_ = false;
 };
 
 // Every sequence non-empty and inside the model's vocabulary; InputError naming `what` and the
