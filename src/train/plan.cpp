@@ -122,14 +122,20 @@ std::vector<int64_t> BatchPlan::global_batch(int64_t step) const {
 
 std::vector<std::vector<int64_t>> BatchPlan::micro_batches(int64_t step, int rank) const {
   const std::vector<int64_t> batch = global_batch(step);
-  std::vector<int64_t> mine;
-  for (size_t i = static_cast<size_t>(rank); i < batch.size(); i += static_cast<size_t>(world_size_)) mine.push_back(batch[i]);
-  std::vector<std::vector<int64_t>> micro;
-  for (size_t first = 0; first < mine.size(); first += static_cast<size_t>(micro_batch_)) {
-    micro.emplace_back(mine.begin() + static_cast<int64_t>(first),
-                       mine.begin() + static_cast<int64_t>(std::min(mine.size(), first + static_cast<size_t>(micro_batch_))));
+  // Consecutive samples of the length-sorted batch form each micro-batch (little padding). The
+  // micro-batches, longest first, go to the rank with the fewest padded tokens so far (ties: the
+  // lower rank), so ranks finish together; a rank may run more, shorter micro-batches than another.
+  std::vector<int64_t> load(static_cast<size_t>(world_size_), 0);
+  std::vector<std::vector<int64_t>> mine;
+  for (size_t first = 0; first < batch.size(); first += static_cast<size_t>(micro_batch_)) {
+    const auto owner = static_cast<size_t>(std::min_element(load.begin(), load.end()) - load.begin());
+    load[owner] += micro_batch_ * lengths_[static_cast<size_t>(batch[first])];
+    if (owner == static_cast<size_t>(rank)) {
+      mine.emplace_back(batch.begin() + static_cast<int64_t>(first),
+                        batch.begin() + static_cast<int64_t>(first) + micro_batch_);
+    }
   }
-  return micro;
+  return mine;
 }
 
 double cosine_learning_rate(double peak, int64_t step, int64_t total_steps, double warmup_ratio) {

@@ -15,7 +15,8 @@
    (what Slurm sends) checkpoints, and the rerun again equals the uninterrupted run;
 5. NaN/inf: with an absurd learning rate the steps are skipped with a warning and the run stops
    after train.max_bad_steps in a row, non-zero on every rank, keeping the last good checkpoint;
-6. validation loss every N steps; bfloat16 trains at np 2 (16-bit gradients summed in fp32 over MPI).
+6. validation loss every N steps; bfloat16 trains at np 2 (16-bit gradients summed in fp32 over MPI);
+   scripts/plot_train.py draws the curve.
 
 Usage: check_train.py GRLM MPIEXEC SCRATCH
 """
@@ -302,6 +303,9 @@ validation = [p["val_loss"] for p in curve(val_dir) if p["val_loss"] is not None
 assert len(validation) == 3 and all(math.isfinite(v) for v in validation), validation
 assert validation[-1] < validation[0], f"validation loss did not fall: {validation}"
 assert summary(val_dir)["validation_samples"] == round(0.1 * SAMPLES)
-SUMMARY.append(f"bfloat16 np 2 with validation every 4 steps: {validation[0]:.3f} -> {validation[-1]:.3f}")
+subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "../../scripts/plot_train.py"), val_dir], check=True,
+               capture_output=True)
+assert os.path.getsize(f"{val_dir}/train/curve.png") > 1000
+SUMMARY.append(f"bfloat16 np 2 with validation every 4 steps: {validation[0]:.3f} -> {validation[-1]:.3f}; curve.png drawn")
 
 print("\n".join(SUMMARY))

@@ -35,17 +35,20 @@ SampleSplit split_samples(const SftTokens& tokens, double validation_fraction, u
 
 // Step s of epoch e = s / steps_per_epoch takes the next global_batch samples of the epoch's
 // seeded permutation (an incomplete last batch is left out). The batch is sorted by length
-// (longest first) and dealt round-robin to the ranks, so ranks get similar token counts; each
-// rank cuts its share into micro-batches of similar lengths (length grouping: little padding).
+// (longest first) and cut into micro-batches of consecutive samples (length grouping: little
+// padding); each micro-batch, longest first, goes to the rank with the fewest padded tokens so
+// far, so ranks get similar work (their numbers of micro-steps may differ: gradients are reduced
+// once per step, after each rank's last micro-step).
 class BatchPlan {
  public:
   BatchPlan(std::vector<int64_t> train_samples, std::vector<int64_t> lengths, int64_t global_batch, int world_size,
             int64_t micro_batch, uint64_t seed);
   int64_t steps_per_epoch() const { return steps_per_epoch_; }
-  int64_t micro_steps() const { return micro_steps_; }  // gradient accumulation per optimizer step
+  // Micro-batches per rank and step on average (global batch / (ranks x micro-batch size)).
+  int64_t micro_steps() const { return micro_steps_; }
   // The global batch of `step` (0-based, across epochs), length-sorted.
   std::vector<int64_t> global_batch(int64_t step) const;
-  // This rank's micro-batches of `step`: micro_steps() lists of sample ids.
+  // This rank's micro-batches of `step` (at least one), lists of sample ids.
   std::vector<std::vector<int64_t>> micro_batches(int64_t step, int rank) const;
 
  private:
