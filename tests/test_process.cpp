@@ -228,14 +228,18 @@ TEST(Cli, SynthThenRunWritesAStoreThatInspectAndH5dumpRead) {
                                      " --set data.interactions=" + (dir / "data" / "interactions.txt").string() +
                                      " --set train.arch.hidden_size=32 --set train.arch.layers=1 --set train.arch.heads=2"
                                      " --set train.arch.kv_heads=1 --set train.arch.head_dim=16 --set train.arch.intermediate_size=64"
-                                     " --set train.max_steps=3 --set train.global_batch_size=8 --set train.micro_batch_size=4");
-  EXPECT_EQ(pipeline.exit_code, 3) << pipeline.output;  // embed ... train run; evaluate is not built yet
+                                     " --set train.max_steps=3 --set train.global_batch_size=8 --set train.micro_batch_size=4"
+                                     " --set evaluate.max_users=6 --set evaluate.num_beams=2 --set evaluate.num_return_sequences=2"
+                                     " --set evaluate.max_new_tokens=8");
+  EXPECT_EQ(pipeline.exit_code, 0) << pipeline.output;  // every stage
   EXPECT_NE(pipeline.output.find("data: 1000 items, 2000 users"), std::string::npos) << pipeline.output;
   EXPECT_NE(pipeline.output.find("stage similar: complete"), std::string::npos) << pipeline.output;
   EXPECT_NE(pipeline.output.find("stage build-sft: complete"), std::string::npos) << pipeline.output;
   EXPECT_NE(pipeline.output.find("stage train: complete"), std::string::npos) << pipeline.output;
   EXPECT_TRUE(std::filesystem::exists(dir / "run" / "model" / "model.safetensors"));
-  EXPECT_NE(pipeline.output.find("stage 'evaluate' is not built yet"), std::string::npos) << pipeline.output;
+  EXPECT_NE(pipeline.output.find("stage evaluate: complete"), std::string::npos) << pipeline.output;
+  EXPECT_NE(pipeline.output.find("Recall@K"), std::string::npos) << pipeline.output;
+  EXPECT_TRUE(std::filesystem::exists(dir / "run" / "metrics.json"));
 
   const ProcessResult inspect = run(binary("grlm") + " inspect " + run_dir);
   EXPECT_EQ(inspect.exit_code, 0) << inspect.output;

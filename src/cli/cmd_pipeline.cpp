@@ -1,4 +1,5 @@
 // `grlm run` and one command per stage: the same path from config to run store to stages.
+#include <algorithm>
 #include <iomanip>
 #include <iostream>
 #include <set>
@@ -11,6 +12,7 @@
 #include "grlm/core/log.hpp"
 #include "grlm/core/store.hpp"
 #include "grlm/data/dataset.hpp"
+#include "grlm/data/text_file.hpp"
 #include "grlm/stages/stages.hpp"
 
 namespace grlm::cli {
@@ -33,6 +35,19 @@ void print_outcomes(const std::vector<StageOutcome>& outcomes) {
   for (const StageOutcome& outcome : outcomes) {
     std::cout << std::setw(12) << outcome.name << std::setw(22) << outcome.action << std::fixed << std::setprecision(2)
               << outcome.seconds << "\n";
+  }
+}
+
+// The evaluation's metrics.json as a table (after `grlm run` or `grlm evaluate`).
+void print_metrics(const std::filesystem::path& file) {
+  if (!std::filesystem::exists(file)) return;
+  const nlohmann::json metrics = nlohmann::json::parse(read_file_bytes(file));
+  std::cout << "\n" << metrics.value("split", std::string("test")) << " metrics (" << metrics.value("num_users", 0)
+            << " users, " << metrics.value("grounding", std::string("fuzzy")) << " grounding; " << file.string() << ")\n";
+  std::cout << std::left << std::setw(10) << "K" << std::setw(12) << "Recall@K" << "NDCG@K\n";
+  for (int k : {1, 3, 5, 10, 20}) {
+    std::cout << std::setw(10) << k << std::setw(12) << std::fixed << std::setprecision(4)
+              << metrics.value(cat("recall@", k), 0.0) << metrics.value(cat("ndcg@", k), 0.0) << "\n";
   }
 }
 
@@ -59,7 +74,13 @@ int run_pipeline(Runtime& runtime, const po::variables_map& values, PipelineOpti
   RunContext context{config, runtime, store, device};
   record_run_config(context);
   const std::vector<StageOutcome> outcomes = grlm_pipeline().run(context, options);
-  if (runtime.is_root()) print_outcomes(outcomes);
+  if (runtime.is_root()) {
+    print_outcomes(outcomes);
+    const bool evaluated = std::any_of(outcomes.begin(), outcomes.end(), [](const StageOutcome& outcome) {
+      return outcome.name == "evaluate" && !outcome.action.starts_with("disabled");
+    });
+    if (evaluated) print_metrics(std::filesystem::path(config.get_string("run_dir")) / "metrics.json");
+  }
   return 0;
 }
 

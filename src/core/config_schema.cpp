@@ -107,6 +107,20 @@ const ConfigSchema& grlm_config_schema() {
       {"train.peak_tflops", ValueType::Number, 0.0,
        "peak TFLOP/s of one device for MFU; 0: H100/H200/A100 known, none on CPU", {}},
       {"train.export", ValueType::Boolean, true, "export the trained model to run_dir/model (safetensors, config, tokenizer)", {}},
+      {"evaluate.split", ValueType::String, "test", "test (target: each user's last item) or validation (the one before)",
+       {"test", "validation"}},
+      {"evaluate.constrained", ValueType::Boolean, false,
+       "trie-constrained beam search: beams can only spell real items' TIDs (no fuzzy grounding needed)", {}},
+      {"evaluate.num_beams", ValueType::Integer, 20, "beams per user", {}},
+      {"evaluate.num_return_sequences", ValueType::Integer, 20, "sequences kept per user (<= num_beams), best first", {}},
+      {"evaluate.max_new_tokens", ValueType::Integer, 30, "tokens generated per sequence at most", {}},
+      {"evaluate.batch_size", ValueType::Integer, 4, "users per beam-search batch (each has num_beams rows)", {}},
+      {"evaluate.chunk_users", ValueType::Integer, 256, "users per resumable chunk (chunks are dealt to the ranks)", {}},
+      {"evaluate.max_users", ValueType::Integer, 0, "evaluate the first N users only (0: all); for quick checks", {}},
+      {"evaluate.model", ValueType::String, json(),
+       "checkpoint folder to evaluate instead of run_dir/model (e.g. a model trained elsewhere)", {}},
+      {"evaluate.dtype", ValueType::String, "auto", "model dtype: auto (bfloat16 on cuda, float32 on cpu), float32, bfloat16",
+       {"auto", "float32", "bfloat16", "float16"}},
   };
   return schema;
 }

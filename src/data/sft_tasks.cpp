@@ -28,6 +28,10 @@ std::string item_line(const Tid& tid, const std::string* title) {
   return "Item text ID: " + tid_text(tid) + " Title: " + (title ? *title : std::string("None")) + ".\n";
 }
 
+std::string item_line(const Dataset& dataset, ItemIndex item) {
+  return item_line(dataset.tids->tids[item], title_of(dataset, item));
+}
+
 std::vector<SequenceSample> build_sequence_samples(const Dataset& dataset, const std::string& instruction,
                                                    size_t window, SequenceTaskReport& report) {
   std::vector<SequenceSample> samples;

@@ -14,7 +14,7 @@
 #include "grlm/data/sft_tasks.hpp"
 #include "grlm/data/text_file.hpp"
 #include "grlm/stages/stages.hpp"
-#include "grlm/text/chat_template.hpp"
+#include "grlm/text/sft_prompt.hpp"
 #include "grlm/text/tokenizer.hpp"
 
 namespace grlm {
@@ -38,13 +38,27 @@ const std::map<std::string, std::string>& default_instructions() {
   return instructions;
 }
 
-std::string instruction_for(const Config& config, const std::string& task) {
+}  // namespace
+
+std::string sft_instruction(const Config& config, const std::string& task) {
   const std::optional<std::string> folder = config.get_optional_string("sft.prompts");
   if (!folder) return default_instructions().at(task);
   std::string text = read_file_bytes(std::filesystem::path(*folder) / (task + ".txt"));
   while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
   return text;
 }
+
+const Dataset& dataset_with_tids(const Config& config, std::optional<Dataset>& storage) {
+  const Dataset& loaded = load_dataset_once(config);
+  if (config.has("data.tids")) return loaded;
+  // Without data.tids the TIDs come from the extract stage's export.
+  storage = loaded;
+  storage->tids = load_tids(extracted_tids_file(config), storage->items, /*closed_items=*/true);
+  fit_tids_to_items(*storage->tids, storage->items);
+  return *storage;
+}
+
+namespace {
 
 struct Task {
   std::string name;
@@ -105,15 +119,11 @@ std::vector<const SftSample*> weighted(const std::vector<SftSample>& samples, do
   return out;
 }
 
-// Prompt and response text of a sample in the model's chat format (ChatML for Qwen and for the
-// word-level tokenizer, whose vocabulary has the same special tokens).
+// Prompt and response text of a sample in the model's chat format.
 struct Renderer {
-  std::optional<ChatTemplate> chat;
+  SftPrompt format;
   std::pair<std::string, std::string> render(const SftSample& sample) const {
-    const std::string user = sample.input.empty() ? sample.instruction : sample.instruction + "\n" + sample.input;
-    const std::string prompt = chat ? chat->render({{"user", user}}, {true, false})
-                                    : "<|im_start|>user\n" + user + "<|im_end|>\n<|im_start|>assistant\n";
-    return {prompt, sample.output + "<|im_end|>\n"};
+    return {format.prompt(sample.instruction, sample.input), SftPrompt::response(sample.output)};
   }
 };
 
@@ -157,7 +167,7 @@ Tokenizer model_tokenizer(RunContext& context, const std::vector<Task>& tasks, c
   if (const std::optional<std::string> path = context.config.get_optional_string("sft.tokenizer")) {
     const std::filesystem::path folder = std::filesystem::is_directory(*path) ? std::filesystem::path(*path)
                                                                               : std::filesystem::path(*path).parent_path();
-    if (load_tokenizer_config(folder).has_chat_template) renderer.chat = ChatTemplate::load(folder);
+    renderer.format = SftPrompt::for_tokenizer_folder(folder);
     return Tokenizer::load(*path);
   }
   // From scratch: a word-level vocabulary of every TID term, the format words, frequent words.
@@ -188,15 +198,8 @@ Tokenizer model_tokenizer(RunContext& context, const std::vector<Task>& tasks, c
 
 void run_build_sft(RunContext& context, const StageRun& run) {
   const Config& config = context.config;
-  const Dataset& loaded = load_dataset_once(config);
-  // Without data.tids the TIDs come from the extract stage's export.
   std::optional<Dataset> with_extracted_tids;
-  if (!config.has("data.tids")) {
-    with_extracted_tids = loaded;
-    with_extracted_tids->tids = load_tids(extracted_tids_file(config), with_extracted_tids->items, /*closed_items=*/true);
-    fit_tids_to_items(*with_extracted_tids->tids, with_extracted_tids->items);
-  }
-  const Dataset& dataset = with_extracted_tids ? *with_extracted_tids : loaded;
+  const Dataset& dataset = dataset_with_tids(config, with_extracted_tids);
   const std::filesystem::path sft_dir = std::filesystem::path(config.get_string("run_dir")) / "sft";
   if (context.runtime.is_root()) std::filesystem::create_directories(sft_dir);
   context.runtime.world().barrier();
@@ -211,7 +214,7 @@ void run_build_sft(RunContext& context, const StageRun& run) {
   std::vector<Task> tasks;
   if (wants("term")) {
     if (dataset.catalog) {
-      tasks.push_back({"term", 0, build_term_samples(dataset, instruction_for(config, "term"))});
+      tasks.push_back({"term", 0, build_term_samples(dataset, sft_instruction(config, "term"))});
     } else {
       log::info("build-sft: no catalog, so no term-internalisation task (titles are written as None)");
     }
@@ -219,7 +222,7 @@ void run_build_sft(RunContext& context, const StageRun& run) {
   std::vector<SequenceSample> sequences;
   if (wants("sequence")) {
     SequenceTaskReport report;
-    sequences = build_sequence_samples(dataset, instruction_for(config, "sequence"),
+    sequences = build_sequence_samples(dataset, sft_instruction(config, "sequence"),
                                        static_cast<size_t>(config.get_int("sft.window")), report);
     log::info("build-sft: sequence task: ", report.samples, " of ", report.users, " users; dropped ",
               report.dropped_invalid_tids, " with an item lacking a valid TID, ", report.dropped_too_short,
@@ -246,7 +249,7 @@ void run_build_sft(RunContext& context, const StageRun& run) {
     }
     tasks.push_back({"collaborative", 2,
                      build_collaborative_samples(dataset, computed ? *computed : *dataset.neighbours,
-                                                 instruction_for(config, "collaborative"),
+                                                 sft_instruction(config, "collaborative"),
                                                  static_cast<size_t>(config.get_int("sft.collaborative_top_n")))});
   }
 

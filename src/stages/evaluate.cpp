@@ -1,12 +1,223 @@
-// Stage "evaluate" (GRLM-SPEC.md). Its implementation lands with its own issue; until then the
-// pipeline stops here with a clear message and leaves the run store resumable.
+// Stage "evaluate" (GRLM-SPEC.md stage 6): per test user, the sequence prompt continued by the
+// user's known items and "Item text ID:", beam search (20 beams, 20 sequences, 30 new tokens),
+// the generated Term IDs grounded to items (the spec's exact + fuzzy rules, or trie-constrained
+// beams that can only spell real items), Recall@K and NDCG@K. Users are cut into chunks dealt to
+// the ranks; each finished chunk is committed to the run store, so the stage resumes.
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
 #include "grlm/core/error.hpp"
+#include "grlm/core/log.hpp"
+#include "grlm/core/progress.hpp"
+#include "grlm/data/domains.hpp"
+#include "grlm/data/sft_tasks.hpp"
+#include "grlm/data/text_file.hpp"
+#include "grlm/eval/grounding.hpp"
 #include "grlm/stages/stages.hpp"
+#include "grlm/text/sft_prompt.hpp"
+#ifdef GRLM_HAVE_TORCH
+#include "grlm/model/tid_recommender.hpp"
+#endif
 
 namespace grlm {
 
+namespace fs = std::filesystem;
+using Json = nlohmann::ordered_json;
+
+namespace {
+
+fs::path evaluation_model_folder(const Config& config) {
+  if (const auto model = config.get_optional_string("evaluate.model")) return *model;
+  return fs::path(config.get_string("run_dir")) / "model";
+}
+
+constexpr size_t kListSize = 20;
+
+// The prompt of one user: the sequence sample's prompt, then as the start of the answer the
+// lines of the items before the target, then "Item text ID:" (the model writes " [w1, ...]").
+std::string user_prompt(const SequenceSample& sequence, const Dataset& dataset, const SftPrompt& format, bool test_split) {
+  std::string text = format.prompt(sequence.sample.instruction, sequence.sample.input) + sequence.sample.output;
+  if (test_split) text += item_line(dataset, sequence.validation_item);
+  return text + "Item text ID:";
+}
+
+Json metrics_json(const RankingMetrics& metrics) {
+  Json json = Json::object();
+  for (size_t k = 0; k < metrics.ks.size(); ++k) json[cat("recall@", metrics.ks[k])] = metrics.recall(k);
+  for (size_t k = 0; k < metrics.ks.size(); ++k) json[cat("ndcg@", metrics.ks[k])] = metrics.ndcg(k);
+  json["num_users"] = metrics.users;
+  return json;
+}
+
+void write_text_file(const fs::path& file, const std::string& text) {
+  const fs::path partial = file.string() + ".partial";
+  {
+    std::ofstream out(partial, std::ios::binary | std::ios::trunc);
+    out << text;
+    if (!out) throw Error(cat("cannot write ", partial.string()));
+  }
+  fs::rename(partial, file);
+}
+
+}  // namespace
+
 void run_evaluate(RunContext& context, const StageRun& run) {
-  throw NotBuiltError("stage 'evaluate' is not built yet in this version of grlm");
+#ifdef GRLM_HAVE_TORCH
+  const Config& config = context.config;
+  RunStore& store = context.store;
+  Runtime& runtime = context.runtime;
+  const std::string split = config.get_string("evaluate.split");
+  const bool test_split = split == "test";
+  const bool constrained = config.get_bool("evaluate.constrained");
+
+  std::optional<Dataset> storage;
+  const Dataset& dataset = dataset_with_tids(config, storage);
+  SequenceTaskReport report;
+  std::vector<SequenceSample> users = build_sequence_samples(dataset, sft_instruction(config, "sequence"),
+                                                             static_cast<size_t>(config.get_int("sft.window")), report);
+  const int64_t max_users = config.get_int("evaluate.max_users");
+  if (max_users > 0 && static_cast<int64_t>(users.size()) > max_users) users.resize(static_cast<size_t>(max_users));
+  if (users.empty()) throw InputError("evaluate: no user has a sequence sample (every user needs 3 items with valid TIDs)");
+  const uint64_t user_count = users.size();
+
+  const fs::path model_folder = evaluation_model_folder(config);
+  if (!fs::exists(model_folder / "config.json")) {
+    throw InputError(cat("evaluate: no model in ", model_folder.string(),
+                         " (train exports it there unless train.export=false; or set evaluate.model)"));
+  }
+  const auto recommender = TidRecommender::load(model_folder.string(), context.device, config.get_string("evaluate.dtype"));
+  const SftPrompt format = SftPrompt::for_tokenizer_folder(model_folder);
+  std::vector<std::array<std::string, 5>> item_tids(dataset.items.size());
+  std::vector<std::string> distinct_texts;
+  {
+    std::set<std::string> seen;
+    for (size_t item = 0; item < item_tids.size(); ++item) {
+      if (!has_valid_tid(*dataset.tids, static_cast<ItemIndex>(item))) continue;
+      item_tids[item] = dataset.tids->tids[item];
+      const std::string text = " " + tid_text(dataset.tids->tids[item]);
+      if (seen.insert(text).second) distinct_texts.push_back(text);
+    }
+  }
+  const Grounder grounder(item_tids);
+  if (constrained) recommender->constrain_to(distinct_texts, " Title");
+
+  RecommendOptions options;
+  options.num_beams = config.get_int("evaluate.num_beams");
+  options.num_return_sequences = config.get_int("evaluate.num_return_sequences");
+  options.max_new_tokens = config.get_int("evaluate.max_new_tokens");
+  options.batch_size = config.get_int("evaluate.batch_size");
+  if (options.num_return_sequences > options.num_beams) {
+    throw UsageError("evaluate.num_return_sequences must be <= evaluate.num_beams");
+  }
+
+  // Chunks of users; the ones not done yet are dealt round-robin, one per rank per round.
+  const auto chunk_users = static_cast<uint64_t>(std::max<int64_t>(1, config.get_int("evaluate.chunk_users")));
+  const uint64_t chunks = (user_count + chunk_users - 1) / chunk_users;
+  const std::string group = "/" + run.name;
+  ChunkLog log(store, run.name, chunks);
+  if (!store.exists(group + "/ranked")) {
+    store.create_dataset(group + "/ranked", {user_count, kListSize}, DType::Int64);
+    store.create_dataset(group + "/hit_rank", {user_count}, DType::Int64);
+  }
+  const fs::path out_dir = fs::path(config.get_string("run_dir")) / "evaluate";
+  if (runtime.is_root()) fs::create_directories(out_dir / "chunks");
+  runtime.world().barrier();
+  std::vector<uint64_t> pending;
+  for (uint64_t chunk = 0; chunk < chunks; ++chunk) {
+    if (!log.done(chunk)) pending.push_back(chunk);
+  }
+  if (run.resumed) log::info("evaluate: resuming, ", chunks - pending.size(), " of ", chunks, " chunks done");
+  uint64_t remaining_users = 0;
+  for (uint64_t chunk : pending) remaining_users += std::min(user_count, (chunk + 1) * chunk_users) - chunk * chunk_users;
+  Progress progress(runtime, cat("evaluate (", split, ", ", constrained ? "constrained" : "fuzzy", " grounding)"),
+                    remaining_users, "users", config.get_number("log.progress_interval_s"));
+  const auto ranks = static_cast<uint64_t>(runtime.world_size());
+  const auto rank = static_cast<uint64_t>(runtime.rank());
+  for (uint64_t round = 0; round * ranks < pending.size(); ++round) {
+    const uint64_t slot = round * ranks + rank;
+    std::vector<int64_t> ranked_rows;
+    std::vector<int64_t> hits;
+    uint64_t first = 0;
+    std::vector<uint64_t> finished;
+    if (slot < pending.size()) {
+      const uint64_t chunk = pending[slot];
+      first = chunk * chunk_users;
+      const uint64_t last = std::min(user_count, first + chunk_users);
+      std::vector<std::string> prompts;
+      for (uint64_t user = first; user < last; ++user) prompts.push_back(user_prompt(users[user], dataset, format, test_split));
+      const auto generated = recommender->recommend(prompts, options);
+      std::string lines;
+      for (uint64_t user = first; user < last; ++user) {
+        const std::vector<std::string>& texts = generated[user - first];
+        const std::vector<uint32_t> ranked = grounder.rank(tid_groups(texts), kListSize);
+        const SequenceSample& sequence = users[user];
+        const ItemIndex target = test_split ? sequence.test_item : sequence.validation_item;
+        const int64_t hit = hit_rank(ranked, static_cast<uint32_t>(target));
+        Json ranked_ids = Json::array();
+        for (size_t i = 0; i < kListSize; ++i) {
+          ranked_rows.push_back(i < ranked.size() ? static_cast<int64_t>(ranked[i]) : -1);
+          if (i < ranked.size()) ranked_ids.push_back(dataset.items.id(ranked[i]));
+        }
+        hits.push_back(hit);
+        lines += Json{{"user_id", sequence.user_id},        {"target_item_id", dataset.items.id(target)},
+                      {"hit_rank", hit},                    {"ranked_item_ids", ranked_ids},
+                      {"generated", texts}}.dump() + "\n";
+      }
+      write_text_file(out_dir / "chunks" / cat("chunk_", chunk, ".jsonl"), lines);
+      finished.push_back(chunk);
+    }
+    store.write_rows(group + "/ranked", first, hits.size(), ranked_rows.data());
+    store.write_rows(group + "/hit_rank", first, hits.size(), hits.data());
+    log.commit(finished);
+    progress.add(hits.size());
+  }
+  progress.finish();
+
+  // Metrics over every user (also those evaluated before a resume), per domain when ids are
+  // namespaced (merged domains).
+  const std::vector<int64_t> all_hits = store.read_all<int64_t>(group + "/hit_rank");
+  RankingMetrics overall;
+  std::map<std::string, RankingMetrics> per_domain;
+  for (uint64_t user = 0; user < user_count; ++user) {
+    overall.add(all_hits[user]);
+    const ItemIndex target = test_split ? users[user].test_item : users[user].validation_item;
+    const std::string domain = domain_of(dataset.items.id(target));
+    if (!domain.empty()) per_domain[domain].add(all_hits[user]);
+  }
+  Json metrics = metrics_json(overall);
+  metrics["split"] = split;
+  metrics["grounding"] = constrained ? "constrained" : "fuzzy";
+  metrics["model"] = model_folder.string();
+  if (!per_domain.empty()) {
+    Json domains = Json::object();
+    for (const auto& [name, domain_metrics] : per_domain) domains[name] = metrics_json(domain_metrics);
+    metrics["per_domain"] = domains;
+  }
+  std::vector<std::string> records;
+  if (runtime.is_root()) {
+    std::string all;
+    for (uint64_t chunk = 0; chunk < chunks; ++chunk) all += read_file_bytes(out_dir / "chunks" / cat("chunk_", chunk, ".jsonl"));
+    write_text_file(out_dir / "records.jsonl", all);
+    size_t start = 0;
+    while (start < all.size()) {
+      const size_t end = all.find('\n', start);
+      records.push_back(all.substr(start, end - start));
+      start = end + 1;
+    }
+    write_text_file(fs::path(config.get_string("run_dir")) / "metrics.json", metrics.dump(2) + "\n");
+  }
+  store.remove_if_exists(group + "/records");
+  store.write_strings(group + "/records", records);
+  store.set_attribute(group, "metrics", metrics.dump());
+  log::info("evaluate: ", split, " users ", user_count, ", Recall@5 ", overall.recall(2), ", Recall@10 ", overall.recall(3),
+            ", NDCG@10 ", overall.ndcg(3), "; ", (fs::path(config.get_string("run_dir")) / "metrics.json").string());
+#else
+  throw NotBuiltError("stage 'evaluate' needs libtorch: rebuild grlm with -DGRLM_WITH_TORCH=ON");
+#endif
 }
 
 }  // namespace grlm

@@ -38,6 +38,8 @@ std::string tid_text(const Tid& tid);
 bool has_valid_tid(const TidTable& tids, ItemIndex item);
 // "Item text ID: [w1, w2, w3, w4, w5] Title: {title}.\n" ("Title: None." without a title).
 std::string item_line(const Tid& tid, const std::string* title);
+// The same for an item of the dataset (its TID and catalog title).
+std::string item_line(const Dataset& dataset, ItemIndex item);
 
 // Per user: the last `window` items; input = the first item's line, output = the lines of items
 // 2 .. n-2; item n-1 is the validation target, item n the test target (leave-one-out).

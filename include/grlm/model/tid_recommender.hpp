@@ -1,0 +1,38 @@
+// The fine-tuned recommender at evaluation time, declared without torch types: prompt texts in,
+// beam-search continuations out (best first), optionally constrained to spell real items' Term IDs.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "grlm/core/device.hpp"
+
+namespace grlm {
+
+struct RecommendOptions {
+  int64_t num_beams = 20;
+  int64_t num_return_sequences = 20;
+  int64_t max_new_tokens = 30;
+  int64_t batch_size = 4;  // prompts per beam-search batch (each has num_beams rows)
+};
+
+class TidRecommender {
+ public:
+  // A Hugging Face checkpoint folder with its tokenizer; `dtype` "auto": bfloat16 on CUDA,
+  // float32 on the CPU.
+  static std::unique_ptr<TidRecommender> load(const std::string& folder, const Device& device, const std::string& dtype);
+  virtual ~TidRecommender() = default;
+
+  // From now on every beam may only spell one of `tid_texts` (as the model writes them after the
+  // prompt, e.g. " [a, b, c, d, e]") and then `end_text`'s first token (e.g. " Title"), which ends
+  // it — so every returned sequence names a real item (trie-constrained beam search).
+  virtual void constrain_to(const std::vector<std::string>& tid_texts, const std::string& end_text) = 0;
+  // Per prompt, num_return_sequences continuations (special tokens removed), best first.
+  virtual std::vector<std::vector<std::string>> recommend(const std::vector<std::string>& prompts,
+                                                          const RecommendOptions& options) const = 0;
+  virtual size_t prompt_tokens(const std::string& prompt) const = 0;
+};
+
+}  // namespace grlm

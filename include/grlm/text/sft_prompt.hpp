@@ -1,0 +1,30 @@
+// How an instruction sample is shown to the model, shared by build-sft (training text) and
+// evaluate (prompts): the user turn is the instruction and the input, rendered with the model's
+// chat template (thinking off), or ChatML for word-level tokenizers and models without one.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "grlm/text/chat_template.hpp"
+
+namespace grlm {
+
+class SftPrompt {
+ public:
+  SftPrompt() = default;
+  // The chat template of a Hugging Face tokenizer folder (tokenizer_config.json), when it has one.
+  static SftPrompt for_tokenizer_folder(const std::filesystem::path& folder);
+
+  // The prompt up to the start of the assistant's answer.
+  std::string prompt(const std::string& instruction, const std::string& input) const;
+  // The answer text as trained: the output and the end-of-turn marker.
+  static std::string response(const std::string& output) { return output + "<|im_end|>\n"; }
+
+ private:
+  std::optional<ChatTemplate> chat_;
+};
+
+}  // namespace grlm

@@ -1,0 +1,82 @@
+#include "grlm/model/tid_recommender.hpp"
+
+#include <algorithm>
+#include <set>
+
+#include "grlm/core/error.hpp"
+#include "grlm/model/checkpoint.hpp"
+#include "grlm/model/constrained.hpp"
+#include "grlm/model/generation.hpp"
+#include "grlm/text/tokenizer.hpp"
+
+namespace grlm {
+namespace {
+
+std::vector<int64_t> to_int64(const std::vector<TokenId>& ids) { return std::vector<int64_t>(ids.begin(), ids.end()); }
+
+class CheckpointRecommender final : public TidRecommender {
+ public:
+  CheckpointRecommender(const std::string& folder, Transformer model)
+      : model_(std::move(model)), tokenizer_(Tokenizer::load(folder)), defaults_(generation_defaults(folder, model_.config())) {
+    if (defaults_.eos_token_ids.empty()) {
+      throw InputError(cat(folder, ": no eos token in generation_config.json, config.json or the tokenizer"));
+    }
+    eos_ = defaults_.eos_token_ids;
+  }
+
+  void constrain_to(const std::vector<std::string>& tid_texts, const std::string& end_text) override {
+    std::vector<std::vector<int64_t>> sequences;
+    for (const std::string& text : tid_texts) sequences.push_back(to_int64(tokenizer_.encode(text)));
+    const std::vector<TokenId> end = tokenizer_.encode(end_text);
+    if (end.empty()) throw Error(cat("constrained decoding: '", end_text, "' has no tokens"));
+    std::set<int64_t> ends(defaults_.eos_token_ids.begin(), defaults_.eos_token_ids.end());
+    ends.insert(end.front());
+    eos_.assign(ends.begin(), ends.end());
+    trie_ = std::make_shared<TokenTrie>(sequences);
+  }
+
+  size_t prompt_tokens(const std::string& prompt) const override { return tokenizer_.encode(prompt).size(); }
+
+  std::vector<std::vector<std::string>> recommend(const std::vector<std::string>& prompts,
+                                                  const RecommendOptions& options) const override {
+    std::vector<std::vector<int64_t>> ids;
+    for (const std::string& prompt : prompts) ids.push_back(to_int64(tokenizer_.encode(prompt)));
+    GenerationOptions generation;
+    generation.max_new_tokens = options.max_new_tokens;
+    generation.num_beams = options.num_beams;
+    generation.num_return_sequences = options.num_return_sequences;
+    generation.eos_token_ids = eos_;
+    generation.pad_token_id = defaults_.pad_token_id;
+    if (trie_) generation.logits_processor = trie_processor(trie_, eos_);
+    const auto results =
+        generate_in_batches(model_, ids, generation, static_cast<size_t>(std::max<int64_t>(1, options.batch_size)));
+    std::vector<std::vector<std::string>> texts;
+    texts.reserve(results.size());
+    for (const auto& sequences : results) {
+      std::vector<std::string>& mine = texts.emplace_back();
+      for (const GeneratedSequence& sequence : sequences) {
+        mine.push_back(tokenizer_.decode(std::vector<TokenId>(sequence.tokens.begin(), sequence.tokens.end()), true));
+      }
+    }
+    return texts;
+  }
+
+ private:
+  Transformer model_;
+  Tokenizer tokenizer_;
+  GenerationDefaults defaults_;
+  std::vector<int64_t> eos_;
+  std::shared_ptr<const TokenTrie> trie_;
+};
+
+}  // namespace
+
+std::unique_ptr<TidRecommender> TidRecommender::load(const std::string& folder, const Device& device,
+                                                     const std::string& dtype) {
+  LoadOptions options;
+  options.device = device.is_cuda() ? at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(device.index)) : at::Device(at::kCPU);
+  options.dtype = dtype == "auto" ? (device.is_cuda() ? at::kBFloat16 : at::kFloat) : parse_dtype(dtype);
+  return std::make_unique<CheckpointRecommender>(folder, load_pretrained(folder, options));
+}
+
+}  // namespace grlm

@@ -1,0 +1,21 @@
+#include "grlm/text/sft_prompt.hpp"
+
+#include "grlm/text/tokenizer.hpp"
+
+namespace grlm {
+
+SftPrompt SftPrompt::for_tokenizer_folder(const std::filesystem::path& folder) {
+  SftPrompt renderer;
+  if (std::filesystem::exists(folder / "tokenizer_config.json") && load_tokenizer_config(folder).has_chat_template) {
+    renderer.chat_ = ChatTemplate::load(folder);
+  }
+  return renderer;
+}
+
+std::string SftPrompt::prompt(const std::string& instruction, const std::string& input) const {
+  const std::string user = input.empty() ? instruction : instruction + "\n" + input;
+  return chat_ ? chat_->render({{"user", user}}, {true, false})
+               : "<|im_start|>user\n" + user + "<|im_end|>\n<|im_start|>assistant\n";
+}
+
+}  // namespace grlm
