@@ -2,7 +2,8 @@
 # Model checks on a GPU machine with nvcc and PyTorch but no MPI, HDF5 or network (the device
 # machine): builds bench/bench_model against that machine's libtorch, then runs
 # tests/gpu/model_gpu.py: parity with transformers on CUDA (float32 and bfloat16) and the bf16
-# throughput benchmark of a ~0.5B Qwen3. Needs gpu-deps/include/nlohmann (carried: the json header).
+# throughput benchmark of a ~0.5B Qwen3, then the bf16 training benchmark (bench_train_gpu vs
+# PyTorch with fused AdamW). Needs gpu-deps/include/nlohmann (carried: the json header).
 # Writes logs to $OUT (when set) or build-gpu/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,5 +33,20 @@ PY
     -Wl,--no-as-needed -ltorch_cuda -lc10_cuda -Wl,--as-needed -ltorch -ltorch_cpu -lc10 -lpthread
   echo "built bench_model in $(( $(date +%s) - start )) s"
   python3 tests/gpu/model_gpu.py build-gpu/bench_model build-gpu/models
+  # Training (issue 9): grlm's transformer + ZeRO-2 optimizer vs PyTorch with fused AdamW, a ~0.5B
+  # Qwen3 shape (Qwen2.5-0.5B-like: hidden 896, 24 layers, vocab 151,936), sequence 1024, bf16.
+  TRAIN_SOURCES="src/train/zero.cpp src/core/comm.cpp bench/bench_train_gpu.cpp"
+  for source in $TRAIN_SOURCES; do
+    g++ -std=c++20 -O2 -DGRLM_BENCH_CUDA=1 -DOMPI_SKIP_MPICXX=1 -Iinclude -Igpu-deps/include "${TORCH_FLAGS[@]}" -c "$source" \
+      -o "build-gpu/train-obj-$(basename "$source" .cpp).o" &
+  done
+  wait
+  g++ build-gpu/train-obj-*.o $(ls build-gpu/obj/*.o | grep -v bench_model) -o build-gpu/bench_train_gpu -L"$TORCH_LIB" \
+    -Wl,-rpath,"$TORCH_LIB" -Wl,--no-as-needed -ltorch_cuda -lc10_cuda -Wl,--as-needed -ltorch -ltorch_cpu -lc10 -lpthread
+  SHAPE="896 24 14 2 4864 151936 1024 4 12 989.4"
+  echo "train grlm:    $(build-gpu/bench_train_gpu --hidden 896 --layers 24 --heads 14 --kv-heads 2 --intermediate 4864 --vocab 151936 --seq 1024 --micro 4 --steps 12)"
+  echo "train PyTorch: $(python3 bench/bench_train_gpu.py $SHAPE)"
+  echo "train grlm (activation checkpointing, micro 8):    $(build-gpu/bench_train_gpu --hidden 896 --layers 24 --heads 14 --kv-heads 2 --intermediate 4864 --vocab 151936 --seq 1024 --micro 8 --steps 12 --checkpointing)"
+  echo "train PyTorch (gradient checkpointing, micro 8): $(python3 bench/bench_train_gpu.py 896 24 14 2 4864 151936 1024 8 12 989.4 checkpointing)"
 } 2>&1 | tee "$OUT_DIR/gpu_model_checks.log"
 exit "${PIPESTATUS[0]}"
