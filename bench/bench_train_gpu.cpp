@@ -66,7 +66,7 @@ int main(int argc, char** argv) {
     const at::Tensor ids = at::randint(config.vocab_size, {micro, seq}, at::TensorOptions().dtype(at::kLong)).to(device);
     sync();
     const auto started = std::chrono::steady_clock::now();
-    zero.begin_micro_step(true);
+    zero.begin_micro_step(0, 1);
     const at::Tensor hidden = model.hidden_states({ids, {}, {}, nullptr});
     const at::Tensor logits = model.logits(hidden.narrow(1, 0, seq - 1)).to(at::kFloat);
     const at::Tensor loss = at::cross_entropy_loss(logits.reshape({-1, logits.size(-1)}),

@@ -481,7 +481,7 @@ Json run_training(RunContext& context, const StageRun& run, const TrainOptions& 
     const auto micro_batches = plan.micro_batches(step, comm->rank());
     double local_loss = 0;
     for (size_t micro = 0; micro < micro_batches.size(); ++micro) {
-      zero.begin_micro_step(micro + 1 == micro_batches.size());
+      zero.begin_micro_step(static_cast<int64_t>(micro), static_cast<int64_t>(micro_batches.size()));
       const MicroBatch batch_tensors = make_micro_batch(data, micro_batches[micro], device);
       // Divided by the global batch's response tokens: the sum over ranks and micro-steps is the
       // mean token loss of the whole batch, whatever the world size.

@@ -144,17 +144,15 @@ ZeroOptimizer::ZeroOptimizer(Transformer& model, Communicator& comm, const ZeroO
     return view;
   });
   for (const auto& [name, tensor] : model.storage_tensors()) parameters_.push_back(tensor);
-  if (options.stage == 1) grads_flat_ = at::zeros({layout_.flat_numel}, on_device.dtype(working));
+  // Gradients add up over micro-steps in fp32 when the working dtype has 16 bits.
+  accum_dtype_ = half ? at::kFloat : working;
+  if (options.stage == 1) accum_ = at::zeros({layout_.flat_numel}, on_device.dtype(accum_dtype_));
   // The accumulators are only weakly held by their tensors: keeping them keeps the hooks.
   auto accumulators = std::make_shared<Accumulators>();
   accumulators_ = accumulators;
   for (size_t index = 0; index < parameters_.size(); ++index) {
     at::Tensor& parameter = parameters_[index];
     parameter.requires_grad_(true);
-    if (grads_flat_.defined()) {
-      const auto& place = layout_.parameters[index];
-      parameter.mutable_grad() = grads_flat_.narrow(0, place.flat_offset, place.numel).view(parameter.sizes());
-    }
     auto accumulator = torch::autograd::impl::grad_accumulator(parameter);
     accumulator->add_post_hook(std::make_unique<BucketHook>(this, index));
     accumulators->push_back(std::move(accumulator));
@@ -192,9 +190,16 @@ ZeroOptimizer::~ZeroOptimizer() {
   }
 }
 
-void ZeroOptimizer::begin_micro_step(bool last_of_step) {
-  reducing_ = last_of_step;
-  if (!last_of_step) return;
+void ZeroOptimizer::begin_micro_step(int64_t index, int64_t count) {
+  if (index < 0 || index >= count) throw Error(cat("ZeRO: micro-step ", index, " of ", count));
+  reducing_ = index + 1 == count;
+  // ZeRO-1 always sums into the flat buffer; ZeRO-2 only when a step has several micro-steps
+  // (one micro-step: gradients go bucket by bucket straight to the reduce-scatter).
+  accumulating_ = options_.stage == 1 || count > 1;
+  if (accumulating_ && !accum_.defined()) {
+    accum_ = at::zeros({layout_.flat_numel}, params_flat_.options().dtype(accum_dtype_));
+  }
+  if (!reducing_) return;
   for (size_t bucket = 0; bucket < layout_.buckets.size(); ++bucket) {
     waiting_[bucket] = static_cast<int64_t>(layout_.buckets[bucket].parameters.size());
     launched_[bucket] = false;
@@ -204,6 +209,16 @@ void ZeroOptimizer::begin_micro_step(bool last_of_step) {
 }
 
 void ZeroOptimizer::on_gradient_ready(size_t parameter) {
+  if (accumulating_) {
+    // This micro-step's gradient joins the sum and is freed.
+    at::Tensor& grad = parameters_[parameter].mutable_grad();
+    if (grad.defined()) {
+      c10::NoGradGuard no_grad;
+      const auto& place = layout_.parameters[parameter];
+      accum_.narrow(0, place.flat_offset, place.numel).add_(grad.reshape(-1));
+      grad.reset();
+    }
+  }
   if (!reducing_ || ready_[parameter]) return;
   ready_[parameter] = true;
   const size_t bucket = layout_.parameters[parameter].bucket;
@@ -219,11 +234,11 @@ void ZeroOptimizer::launch_ready_buckets() {
 
 at::Tensor ZeroOptimizer::bucket_gradient(size_t index) {
   const ZeroLayout::Bucket& bucket = layout_.buckets[index];
-  if (grads_flat_.defined()) {
-    const at::Tensor slice = grads_flat_.narrow(0, bucket.flat_offset, bucket.numel);
+  if (accumulating_) {
+    const at::Tensor slice = accum_.narrow(0, bucket.flat_offset, bucket.numel);
     return slice.scalar_type() == reduce_dtype_ ? slice : slice.to(reduce_dtype_);
   }
-  // ZeRO-2: the gradients are copied into one buffer and freed at once.
+  // ZeRO-2, one micro-step: the gradients are copied into one buffer and freed at once.
   at::Tensor staging = at::zeros({bucket.numel}, grad_shard_.options());
   for (size_t parameter : bucket.parameters) {
     at::Tensor& grad = parameters_[parameter].mutable_grad();
@@ -270,7 +285,7 @@ StepOutcome ZeroOptimizer::step(double lr, double max_grad_norm) {
   const at::Tensor host = totals.cpu();
   outcome.grad_norm = std::sqrt(host[0].item<double>());
   const bool finite = host[1].item<double>() == 0 && std::isfinite(outcome.grad_norm);
-  if (grads_flat_.defined()) grads_flat_.zero_();
+  if (accumulating_) accum_.zero_();
   if (!finite) {
     outcome.grad_norm = std::nan("");
     return outcome;
@@ -315,12 +330,13 @@ int64_t ZeroOptimizer::state_bytes() const {
 }
 
 ZeroMemory zero_memory_per_rank(double parameters, int stage, int world_size, double working_bytes,
-                                double bucket_elements) {
+                                double bucket_elements, bool accumulation) {
   ZeroMemory memory{};
   const double shard = parameters / world_size;
+  const double sum_bytes = working_bytes < 4 ? 4 : working_bytes;  // 16-bit gradients are summed in fp32
   memory.parameters = parameters * working_bytes;
-  memory.gradients = stage == 1 ? parameters * working_bytes + shard * 4
-                                : std::min(parameters, 2 * bucket_elements) * working_bytes + shard * 4;
+  const bool full_sum = stage == 1 || accumulation;
+  memory.gradients = (full_sum ? parameters * sum_bytes : std::min(parameters, 2 * bucket_elements) * working_bytes) + shard * 4;
   memory.optimizer = shard * 12;  // fp32 master, first and second moment
   memory.total = memory.parameters + memory.gradients + memory.optimizer;
   return memory;

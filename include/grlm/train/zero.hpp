@@ -77,9 +77,10 @@ class ZeroOptimizer {
   const ZeroLayout& layout() const { return layout_; }
   at::ScalarType master_dtype() const { return master_.scalar_type(); }
 
-  // Before each micro-step's backward: on the last micro-step of an optimizer step the gradients
-  // are reduce-scattered as buckets complete; before that they only accumulate locally.
-  void begin_micro_step(bool last_of_step);
+  // Before micro-step `index` (0-based) of `count` of an optimizer step: on the last one the
+  // gradients are reduce-scattered as buckets complete; before that they only accumulate locally
+  // (in fp32 when the working dtype has 16 bits).
+  void begin_micro_step(int64_t index, int64_t count);
   // After the last micro-step's backward: every bucket reduced (missing gradients count as zero).
   void finish_gradients();
   // Global gradient norm, clipping to max_grad_norm (<= 0: none), AdamW with `lr`, all-gather of
@@ -110,12 +111,14 @@ class ZeroOptimizer {
   ZeroLayout layout_;
   at::ScalarType reduce_dtype_;
   at::Tensor params_flat_;  // working dtype, every parameter a view of it
-  at::Tensor grads_flat_;   // ZeRO-1: gradients accumulate here (views); ZeRO-2: undefined
+  at::Tensor accum_;        // summed gradients (ZeRO-1; ZeRO-2 with several micro-steps), flat
+  at::ScalarType accum_dtype_;
   std::vector<at::Tensor> parameters_;  // leaf views in layout order
   at::Tensor grad_shard_;               // reduce dtype, this rank's part of the reduced gradients
   at::Tensor master_, exp_avg_, exp_avg_sq_;
   int64_t adam_steps_ = 0;
   bool reducing_ = false;
+  bool accumulating_ = false;
   std::vector<int64_t> waiting_;  // per bucket: parameters whose gradient is not ready yet
   std::vector<bool> launched_;
   std::vector<bool> ready_;  // per parameter: gradient of this backward accumulated
@@ -130,12 +133,13 @@ class ZeroOptimizer {
   std::shared_ptr<void> accumulators_;  // the parameters' gradient accumulators carrying the hooks
 };
 
-// Memory of ZeRO training per rank in bytes (docs/PERFORMANCE.md uses the same formula):
-// working parameters and gradients in `working_bytes` per element, fp32 master + 2 moments.
+// Memory of ZeRO training per rank in bytes, activations aside (docs/TRAIN.md uses the same
+// formula): working parameters; gradients (a full fp32 sum for ZeRO-1 or with accumulation, two
+// buckets in flight otherwise, plus the fp32 reduced shard); fp32 master + 2 moments, 1/N each.
 struct ZeroMemory {
   double parameters, gradients, optimizer, total;
 };
 ZeroMemory zero_memory_per_rank(double parameters, int stage, int world_size, double working_bytes,
-                                double bucket_elements);
+                                double bucket_elements, bool accumulation);
 
 }  // namespace grlm
