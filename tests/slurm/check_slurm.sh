@@ -8,7 +8,8 @@ set -euo pipefail
 GRLM="$(realpath "$1")" S="$2"
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 if ! command -v slurmctld > /dev/null || ! command -v munged > /dev/null; then
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q slurm-wlm munge > /dev/null
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -q slurm-wlm munge > /dev/null 2>&1 || { apt-get update -qq && apt-get install -y -q slurm-wlm munge > /dev/null; }
 fi
 rm -rf "$S" && mkdir -p "$S/state" "$S/spool" "$S/jobs"
 host="$(hostname)"
