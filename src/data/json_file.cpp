@@ -16,6 +16,16 @@ std::string read_file_bytes(const std::filesystem::path& file) {
   return buffer.str();
 }
 
+void write_file_atomically(const std::filesystem::path& file, const std::string& text) {
+  const std::filesystem::path partial = file.string() + ".partial";
+  {
+    std::ofstream out(partial, std::ios::binary | std::ios::trunc);
+    out << text;
+    if (!out) throw Error(cat("cannot write ", partial.string()));
+  }
+  std::filesystem::rename(partial, file);
+}
+
 namespace {
 
 // SAX handler that assembles one top-level entry at a time: the value of each item id is built

@@ -4,7 +4,6 @@
 // beams that can only spell real items), Recall@K and NDCG@K. Users are cut into chunks dealt to
 // the ranks; each finished chunk is committed to the run store, so the stage resumes.
 #include <cmath>
-#include <fstream>
 #include <map>
 #include <set>
 
@@ -21,6 +20,7 @@
 #include "grlm/text/sft_prompt.hpp"
 #ifdef GRLM_HAVE_TORCH
 #include "grlm/model/tid_recommender.hpp"
+#include "grlm/train/trainer.hpp"
 #endif
 
 namespace grlm {
@@ -30,10 +30,6 @@ using Json = nlohmann::ordered_json;
 
 namespace {
 
-fs::path evaluation_model_folder(const Config& config) {
-  if (const auto model = config.get_optional_string("evaluate.model")) return *model;
-  return fs::path(config.get_string("run_dir")) / "model";
-}
 
 constexpr size_t kListSize = 20;
 
@@ -51,16 +47,6 @@ Json metrics_json(const RankingMetrics& metrics) {
   for (size_t k = 0; k < metrics.ks.size(); ++k) json[cat("ndcg@", metrics.ks[k])] = metrics.ndcg(k);
   json["num_users"] = metrics.users;
   return json;
-}
-
-void write_text_file(const fs::path& file, const std::string& text) {
-  const fs::path partial = file.string() + ".partial";
-  {
-    std::ofstream out(partial, std::ios::binary | std::ios::trunc);
-    out << text;
-    if (!out) throw Error(cat("cannot write ", partial.string()));
-  }
-  fs::rename(partial, file);
 }
 
 }  // namespace
@@ -84,7 +70,7 @@ void run_evaluate(RunContext& context, const StageRun& run) {
   if (users.empty()) throw InputError("evaluate: no user has a sequence sample (every user needs 3 items with valid TIDs)");
   const uint64_t user_count = users.size();
 
-  const fs::path model_folder = evaluation_model_folder(config);
+  const fs::path model_folder = config.get_optional_string("evaluate.model").value_or(trained_model_folder(config));
   if (!fs::exists(model_folder / "config.json")) {
     throw InputError(cat("evaluate: no model in ", model_folder.string(),
                          " (train exports it there unless train.export=false; or set evaluate.model)"));
@@ -167,7 +153,7 @@ void run_evaluate(RunContext& context, const StageRun& run) {
                       {"hit_rank", hit},                    {"ranked_item_ids", ranked_ids},
                       {"generated", texts}}.dump() + "\n";
       }
-      write_text_file(out_dir / "chunks" / cat("chunk_", chunk, ".jsonl"), lines);
+      write_file_atomically(out_dir / "chunks" / cat("chunk_", chunk, ".jsonl"), lines);
       finished.push_back(chunk);
     }
     store.write_rows(group + "/ranked", first, hits.size(), ranked_rows.data());
@@ -201,14 +187,14 @@ void run_evaluate(RunContext& context, const StageRun& run) {
   if (runtime.is_root()) {
     std::string all;
     for (uint64_t chunk = 0; chunk < chunks; ++chunk) all += read_file_bytes(out_dir / "chunks" / cat("chunk_", chunk, ".jsonl"));
-    write_text_file(out_dir / "records.jsonl", all);
+    write_file_atomically(out_dir / "records.jsonl", all);
     size_t start = 0;
     while (start < all.size()) {
       const size_t end = all.find('\n', start);
       records.push_back(all.substr(start, end - start));
       start = end + 1;
     }
-    write_text_file(fs::path(config.get_string("run_dir")) / "metrics.json", metrics.dump(2) + "\n");
+    write_file_atomically(fs::path(config.get_string("run_dir")) / "metrics.json", metrics.dump(2) + "\n");
   }
   store.remove_if_exists(group + "/records");
   store.write_strings(group + "/records", records);

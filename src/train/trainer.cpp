@@ -5,7 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
+#include <sstream>
 
 #include <c10/core/GradMode.h>
 #ifdef GRLM_HAVE_CUDA
@@ -16,6 +16,7 @@
 #include "grlm/core/error.hpp"
 #include "grlm/core/hash.hpp"
 #include "grlm/core/log.hpp"
+#include "grlm/data/text_file.hpp"
 #include "grlm/model/checkpoint.hpp"
 #include "grlm/text/tokenizer.hpp"
 #include "grlm/train/plan.hpp"
@@ -171,21 +172,16 @@ std::vector<CurvePoint> curve_from_json(const Json& rows) {
 
 void write_curve_files(const fs::path& folder, const std::vector<CurvePoint>& curve) {
   fs::create_directories(folder);
-  const fs::path json_file = folder / "curve.json";
-  std::ofstream(json_file.string() + ".partial") << curve_json(curve).dump(1) << "\n";
-  fs::rename(json_file.string() + ".partial", json_file);
-  const fs::path csv_file = folder / "curve.csv";
-  {
-    std::ofstream csv(csv_file.string() + ".partial");
-    csv << "step,epoch,loss,lr,grad_norm,tokens_per_s,mfu,seconds,val_loss,skipped\n";
-    csv.precision(9);
-    for (const CurvePoint& point : curve) {
-      csv << point.step << ',' << point.epoch << ',' << point.loss << ',' << point.lr << ',' << point.grad_norm << ','
-          << point.tokens_per_s << ',' << point.mfu << ',' << point.seconds << ','
-          << (point.val_loss ? cat(*point.val_loss) : std::string()) << ',' << (point.skipped ? 1 : 0) << '\n';
-    }
+  write_file_atomically(folder / "curve.json", curve_json(curve).dump(1) + "\n");
+  std::ostringstream csv;
+  csv << "step,epoch,loss,lr,grad_norm,tokens_per_s,mfu,seconds,val_loss,skipped\n";
+  csv.precision(9);
+  for (const CurvePoint& point : curve) {
+    csv << point.step << ',' << point.epoch << ',' << point.loss << ',' << point.lr << ',' << point.grad_norm << ','
+        << point.tokens_per_s << ',' << point.mfu << ',' << point.seconds << ','
+        << (point.val_loss ? cat(*point.val_loss) : std::string()) << ',' << (point.skipped ? 1 : 0) << '\n';
   }
-  fs::rename(csv_file.string() + ".partial", csv_file);
+  write_file_atomically(folder / "curve.csv", csv.str());
 }
 
 // ---------------------------------------------------------------- checkpoints in the run store
@@ -199,8 +195,6 @@ struct TrainState {
   std::vector<CurvePoint> curve;
 };
 
-DType store_dtype(at::ScalarType type) { return type == at::kDouble ? DType::Float64 : DType::Float32; }
-
 void save_checkpoint(RunStore& store, ZeroOptimizer& zero, const TrainState& state, int64_t bucket_elements) {
   const std::string latest = cat(kGroup, "/latest");
   int64_t slot = 0;
@@ -213,9 +207,9 @@ void save_checkpoint(RunStore& store, ZeroOptimizer& zero, const TrainState& sta
   for (const auto& [name, tensor] : tensors) {
     const std::string path = cat(group, "/", name);
     store.remove_if_exists(path);
-    store.create_dataset(path, {static_cast<uint64_t>(world), shard}, store_dtype(tensor->scalar_type()));
+    store.create_dataset(path, {static_cast<uint64_t>(world), shard}, comm_dtype(tensor->scalar_type()));
     const at::Tensor host = tensor->to(at::kCPU).contiguous();
-    store.write_rows(path, static_cast<uint64_t>(store.rank()), 1, host.data_ptr(), store_dtype(host.scalar_type()));
+    store.write_rows(path, static_cast<uint64_t>(store.rank()), 1, host.data_ptr(), comm_dtype(host.scalar_type()));
   }
   const Json meta = {{"step", state.step},
                      {"adam_steps", state.adam_steps},
@@ -261,13 +255,13 @@ bool load_checkpoint(RunStore& store, ZeroOptimizer& zero, TrainState& state, in
     const std::string path = cat(group, "/", name);
     at::Tensor shard = at::zeros({layout.shard_numel}, at::TensorOptions().dtype(type));
     if (identical) {
-      store.read_rows(path, static_cast<uint64_t>(store.rank()), 1, shard.data_ptr(), store_dtype(type));
+      store.read_rows(path, static_cast<uint64_t>(store.rank()), 1, shard.data_ptr(), comm_dtype(type));
     } else {
       // Re-shard: rebuild the whole vector in model order from every old rank's row.
       at::Tensor full = at::zeros({layout.unpadded_numel()}, at::TensorOptions().dtype(type));
       at::Tensor row = at::empty({old_layout.shard_numel}, at::TensorOptions().dtype(type));
       for (int old_rank = 0; old_rank < old_world; ++old_rank) {
-        store.read_rows(path, static_cast<uint64_t>(old_rank), 1, row.data_ptr(), store_dtype(type));
+        store.read_rows(path, static_cast<uint64_t>(old_rank), 1, row.data_ptr(), comm_dtype(type));
         for (const auto& run : old_layout.shard_runs(old_rank)) {
           full.narrow(0, run.model_offset, run.length).copy_(row.narrow(0, run.shard_offset, run.length));
         }

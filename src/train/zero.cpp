@@ -12,8 +12,6 @@
 #include "grlm/core/error.hpp"
 
 namespace grlm {
-namespace {
-
 DType comm_dtype(at::ScalarType type) {
   switch (type) {
     case at::kFloat: return DType::Float32;
@@ -23,6 +21,8 @@ DType comm_dtype(at::ScalarType type) {
     default: throw Error(cat("ZeRO: no communication type for ", at::toString(type)));
   }
 }
+
+namespace {
 
 bool decays(const std::string& name) {
   const bool is_bias = name.size() >= 5 && name.compare(name.size() - 5, 5, ".bias") == 0;
@@ -94,7 +94,8 @@ std::vector<ZeroLayout::Run> ZeroLayout::shard_runs(int rank) const {
       const int64_t from = std::max(begin, parameter.flat_offset);
       const int64_t to = std::min(end, parameter.flat_offset + parameter.numel);
       if (from >= to) continue;
-      runs.push_back({bucket.shard_offset + (from - begin), model_offsets[index] + (from - parameter.flat_offset), to - from});
+      runs.push_back({bucket.shard_offset + (from - begin), model_offsets[index] + (from - parameter.flat_offset), to - from,
+                      index});
     }
   }
   return runs;
@@ -167,18 +168,10 @@ ZeroOptimizer::ZeroOptimizer(Transformer& model, Communicator& comm, const ZeroO
   }
   exp_avg_ = at::zeros_like(master_);
   exp_avg_sq_ = at::zeros_like(master_);
-  for (const auto& bucket : layout_.buckets) {
-    const int64_t begin = bucket.flat_offset + rank * bucket.shard_numel;
-    const int64_t end = begin + bucket.shard_numel;
-    for (size_t index : bucket.parameters) {
-      const auto& parameter = layout_.parameters[index];
-      const int64_t from = std::max(begin, parameter.flat_offset);
-      const int64_t to = std::min(end, parameter.flat_offset + parameter.numel);
-      if (parameter.decay && from < to) decay_segments_.emplace_back(bucket.shard_offset + (from - begin), to - from);
-    }
+  for (const auto& run : layout_.shard_runs(comm.rank())) {
+    if (layout_.parameters[run.parameter].decay) decay_segments_.emplace_back(run.shard_offset, run.length);
   }
   waiting_.assign(layout_.buckets.size(), 0);
-  launched_.assign(layout_.buckets.size(), false);
 }
 
 ZeroOptimizer::~ZeroOptimizer() {
@@ -202,7 +195,6 @@ void ZeroOptimizer::begin_micro_step(int64_t index, int64_t count) {
   if (!reducing_) return;
   for (size_t bucket = 0; bucket < layout_.buckets.size(); ++bucket) {
     waiting_[bucket] = static_cast<int64_t>(layout_.buckets[bucket].parameters.size());
-    launched_[bucket] = false;
   }
   ready_.assign(parameters_.size(), false);
   next_bucket_ = 0;
@@ -258,7 +250,6 @@ void ZeroOptimizer::launch_bucket(size_t index) {
   flight.exchange = comm_.start_reduce_scatter(pointer(flight.send), pointer(flight.recv),
                                                static_cast<size_t>(bucket.shard_numel), comm_dtype(reduce_dtype_),
                                                ReduceOp::Sum);
-  launched_[index] = true;
   in_flight_.push_back(std::move(flight));
   // Two buckets in flight overlap communication with the rest of backward; more only costs memory.
   while (in_flight_.size() > 2) {

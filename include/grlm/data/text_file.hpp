@@ -16,6 +16,9 @@ namespace grlm {
 // The file's bytes; InputError naming the file when it cannot be read.
 std::string read_file_bytes(const std::filesystem::path& file);
 
+// Writes `text` to FILE.partial and renames it to `file`: readers never see half a file.
+void write_file_atomically(const std::filesystem::path& file, const std::string& text);
+
 // Calls on_line(line_number, line) for every line of `text`, 1-based, without its "\n" or
 // "\r\n"; a final line without a newline counts, an empty text has no lines.
 template <class OnLine>

@@ -50,9 +50,13 @@ struct ZeroLayout {
   // length) — how a shard maps to the model independent of the world size.
   struct Run {
     int64_t shard_offset, model_offset, length;
+    size_t parameter;  // index in `parameters`
   };
   std::vector<Run> shard_runs(int rank) const;
 };
+
+// The communicator's (and run store's) element type of a tensor dtype.
+DType comm_dtype(at::ScalarType type);
 
 struct ZeroOptions {
   int stage = 2;
@@ -120,7 +124,6 @@ class ZeroOptimizer {
   bool reducing_ = false;
   bool accumulating_ = false;
   std::vector<int64_t> waiting_;  // per bucket: parameters whose gradient is not ready yet
-  std::vector<bool> launched_;
   std::vector<bool> ready_;  // per parameter: gradient of this backward accumulated
   std::vector<std::pair<int64_t, int64_t>> decay_segments_;  // (shard offset, length) with weight decay
   size_t next_bucket_ = 0;
