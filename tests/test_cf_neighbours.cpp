@@ -70,10 +70,17 @@ TEST(CfNeighbours, AnyNumberOfRanksGivesTheSameTable) {
   const Dataset dataset = load_dataset(config);
   Communicator& comm = test::runtime().world();
   const Neighbours local = compute_cf_neighbours(dataset.interactions, dataset.items.size(), {}, comm.rank(), comm.size());
-  const Neighbours gathered = gather_neighbours(comm, local);
   const Neighbours single = compute_cf_neighbours(dataset.interactions, dataset.items.size(), {}, 0, 1);
-  EXPECT_EQ(gathered.by_anchor, single.by_anchor);
-  EXPECT_EQ(gathered.width, 20u);
+  // Each rank holds exactly the single-rank table's anchors of its block of item rows.
+  const RowBlock mine = row_block(static_cast<int64_t>(dataset.items.size()), comm.size(), comm.rank());
+  std::unordered_map<ItemIndex, std::vector<ItemIndex>> expected;
+  for (const auto& [anchor, nearest] : single.by_anchor) {
+    if (anchor >= mine.first && anchor < mine.end()) expected.emplace(anchor, nearest);
+  }
+  EXPECT_EQ(local.by_anchor, expected);
+  EXPECT_EQ(local.width, 20u);
+  const auto held = all_reduce_value<int64_t>(comm, static_cast<int64_t>(local.by_anchor.size()), ReduceOp::Sum);
+  EXPECT_EQ(held, static_cast<int64_t>(single.by_anchor.size()));
 }
 
 }  // namespace

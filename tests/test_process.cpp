@@ -287,6 +287,46 @@ TEST(Cli, MergedDomainsRunThroughBuildSftWithNamespacedIds) {
 }
 
 
+// The tokenized datasets of two runs' build-sft, byte for byte (h5dump's binary output).
+void expect_same_sft_datasets(const std::filesystem::path& one, const std::filesystem::path& other) {
+  for (const char* dataset : {"/build-sft/token_ids", "/build-sft/loss_mask", "/build-sft/sample_offsets", "/build-sft/task_id"}) {
+    const std::string dump = std::string("h5dump -d ") + dataset + " -b LE -o ";
+    ASSERT_EQ(run(dump + (one / "a.bin").string() + " " + (one / "grlm.h5").string()).exit_code, 0);
+    ASSERT_EQ(run(dump + (other / "a.bin").string() + " " + (other / "grlm.h5").string()).exit_code, 0);
+    EXPECT_EQ(read_bytes(one / "a.bin"), read_bytes(other / "a.bin")) << dataset << ": " << one << " vs " << other;
+  }
+}
+
+// Sharded sample building: every task (term from the catalog, computed neighbours, fractional
+// task weights, the word-level vocabulary counted across ranks) gives the same files at np = 1,
+// 2 and 3 (uneven blocks).
+TEST(BuildSft, ShardedBuildingGivesTheSameFilesAtAnyRankCount) {
+  const auto dir = fresh_dir("sft-sharded");
+  const ProcessResult synth = run(binary("grlm") + " synth --items 157 --users 301 --out " + (dir / "data").string());
+  ASSERT_EQ(synth.exit_code, 0) << synth.output;
+  const std::string settings = " --set data.catalog=" + (dir / "data" / "catalog.json").string() + " --set data.interactions=" +
+                               (dir / "data" / "interactions.txt").string() + " --set data.tids=" +
+                               (dir / "data" / "synthetic_item_id2tid.json").string() +
+                               " --set sft.weight.term=0.5 --set sft.weight.collaborative=1.5 --until build-sft";
+  std::vector<std::filesystem::path> runs;
+  for (int ranks : {1, 2, 3}) {
+    runs.push_back(dir / ("np" + std::to_string(ranks)));
+    const ProcessResult result = run(mpirun(ranks) + binary("grlm") + " run --device cpu --run-dir " + runs.back().string() + settings);
+    ASSERT_EQ(result.exit_code, 0) << result.output;
+    EXPECT_NE(result.output.find("computed neighbours for"), std::string::npos) << result.output;
+  }
+  const std::string term = read_bytes(runs[0] / "sft" / "term.json");
+  EXPECT_NE(term.find("\"output\":\"["), std::string::npos) << "the catalog gives a term task";
+  for (size_t i = 1; i < runs.size(); ++i) {
+    for (const char* file : {"sft/term.json", "sft/sequence.json", "sft/collaborative.json", "sft/neighbours.txt",
+                             "sft/tokenizer.json"}) {
+      EXPECT_EQ(read_bytes(runs[0] / file), read_bytes(runs[i] / file)) << file << " at np " << i + 1;
+    }
+    expect_same_sft_datasets(runs[0], runs[i]);
+    EXPECT_FALSE(std::filesystem::exists(runs[i] / "sft" / "sequence.json.part-0"));
+  }
+}
+
 // build-sft on the Beauty data with the real Qwen3 tokenizer, at np = 1 and np = 2.
 TEST(BuildSft, TokenizedSamplesDecodeToTheJsonAndRankCountDoesNotMatter) {
   const std::string data = std::string(GRLM_TEST_SOURCE_DIR) + "/../shared/data/beauty/";
@@ -303,12 +343,7 @@ TEST(BuildSft, TokenizedSamplesDecodeToTheJsonAndRankCountDoesNotMatter) {
   for (const char* file : {"sft/sequence.json", "sft/collaborative.json"}) {
     EXPECT_EQ(read_bytes(one / file), read_bytes(two / file)) << file;
   }
-  for (const char* dataset : {"/build-sft/token_ids", "/build-sft/loss_mask", "/build-sft/sample_offsets", "/build-sft/task_id"}) {
-    const std::string dump = std::string("h5dump -d ") + dataset + " -b LE -o ";
-    ASSERT_EQ(run(dump + (one / "a.bin").string() + " " + (one / "grlm.h5").string()).exit_code, 0);
-    ASSERT_EQ(run(dump + (two / "a.bin").string() + " " + (two / "grlm.h5").string()).exit_code, 0);
-    EXPECT_EQ(read_bytes(one / "a.bin"), read_bytes(two / "a.bin")) << dataset;
-  }
+  expect_same_sft_datasets(one, two);
   const ProcessResult oracle = run(std::string(GRLM_TEST_PYTHON) + " " + GRLM_TEST_SOURCE_DIR +
                                    "/tests/oracle/check_sft.py " + two.string() + " " + qwen3_dir());
   EXPECT_EQ(oracle.exit_code, 0) << oracle.output;

@@ -211,6 +211,15 @@ TEST(WordLevelTokenizer, BuiltFromTidsAndTitlesEncodesAsTheTokenizersLibraryLoad
   spec.required_words = required;
   spec.min_count = 3;
   const std::string json = build_word_level_tokenizer({corpus.begin(), corpus.end()}, spec);
+  // Counted in three uneven parts (as ranks do), merged through the byte form: the same file.
+  WordCounts merged;
+  for (const auto& [first, last] : {std::pair<size_t, size_t>{0, 7}, {7, 1000}, {1000, corpus.size()}}) {
+    WordCounts part;
+    count_words({corpus.begin() + static_cast<std::ptrdiff_t>(first), corpus.begin() + static_cast<std::ptrdiff_t>(last)}, part);
+    add_serialized_word_counts(serialize_word_counts(part), merged);
+  }
+  EXPECT_EQ(build_word_level_tokenizer_from_counts(merged, spec), json);
+  EXPECT_THROW(add_serialized_word_counts(serialize_word_counts(merged).substr(0, 5), merged), Error);
   const Tokenizer tokenizer = Tokenizer::from_json(json, "word-level");
   EXPECT_EQ(tokenizer.model_type(), "WordLevel");
   EXPECT_EQ(tokenizer.token_to_id("<unk>"), 0);
@@ -247,7 +256,7 @@ TEST(WordLevelTokenizer, BuiltFromTidsAndTitlesEncodesAsTheTokenizersLibraryLoad
 TEST(WordLevelTokenizer, RequiredWordThatIsNotOneWordIsRefused) {
   WordLevelSpec spec;
   spec.required_words = {"two words"};
-  EXPECT_THROW(build_word_level_tokenizer({}, spec), UsageError);
+  EXPECT_THROW(build_word_level_tokenizer(std::vector<std::string_view>{}, spec), UsageError);
 }
 
 }  // namespace

@@ -46,6 +46,12 @@ std::unique_ptr<PendingExchange> Communicator::start_reduce_scatter(const void* 
   return std::make_unique<FinishedExchange>();
 }
 
+RowBlock row_block(int64_t total, int parts, int part) {
+  const int64_t base = total / parts;
+  const int64_t extra = total % parts;
+  return {part * base + std::min<int64_t>(part, extra), base + (part < extra ? 1 : 0)};
+}
+
 std::vector<std::string> all_gather_bytes(Communicator& comm, const std::string& local) {
   const int ranks = comm.size();
   std::vector<int64_t> sizes(static_cast<size_t>(ranks));

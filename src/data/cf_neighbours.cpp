@@ -2,8 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
-#include <fstream>
 
 #include "grlm/core/error.hpp"
 
@@ -44,7 +42,8 @@ Neighbours compute_cf_neighbours(const Interactions& interactions, size_t num_it
   // Every item's total weight (needed for all anchors' denominators).
   std::vector<double> total(num_items, 0.0);
   std::vector<PairWeight> pairs;
-  const auto owns = [&](ItemIndex item) { return static_cast<int>(item % static_cast<ItemIndex>(ranks)) == rank; };
+  const RowBlock mine = row_block(static_cast<int64_t>(num_items), ranks, rank);
+  const auto owns = [&](ItemIndex item) { return item >= mine.first && item < mine.end(); };
   for_each_training_pair(interactions, options, [&](ItemIndex a, ItemIndex b, double weight) {
     total[a] += weight;
     if (owns(a)) pairs.push_back({a, b, weight});
@@ -75,37 +74,13 @@ Neighbours compute_cf_neighbours(const Interactions& interactions, size_t num_it
   return neighbours;
 }
 
-Neighbours gather_neighbours(Communicator& comm, const Neighbours& local) {
-  // Packed as [anchor, count, ids...] runs of uint32.
-  std::vector<uint32_t> packed;
-  for (const auto& [anchor, nearest] : local.by_anchor) {
-    packed.push_back(anchor);
-    packed.push_back(static_cast<uint32_t>(nearest.size()));
-    packed.insert(packed.end(), nearest.begin(), nearest.end());
-  }
-  const std::string bytes(reinterpret_cast<const char*>(packed.data()), packed.size() * sizeof(uint32_t));
-  Neighbours all;
-  all.width = local.width;
-  for (const std::string& part : all_gather_bytes(comm, bytes)) {
-    std::vector<uint32_t> values(part.size() / sizeof(uint32_t));
-    std::memcpy(values.data(), part.data(), part.size());
-    for (size_t i = 0; i < values.size();) {
-      const ItemIndex anchor = values[i];
-      const size_t count = values[i + 1];
-      all.by_anchor.emplace(anchor, std::vector<ItemIndex>(values.begin() + static_cast<std::ptrdiff_t>(i + 2),
-                                                           values.begin() + static_cast<std::ptrdiff_t>(i + 2 + count)));
-      i += 2 + count;
-    }
-  }
-  return all;
+void write_neighbours_header(std::ostream& out, size_t width) {
+  out << "anchor";
+  for (size_t k = 1; k <= width; ++k) out << " top" << k;
+  out << "\n";
 }
 
-size_t write_neighbours_file(const std::filesystem::path& file, const Neighbours& neighbours, const ItemTable& items) {
-  std::ofstream out(file, std::ios::binary | std::ios::trunc);
-  if (!out) throw Error(cat("cannot write ", file.string()));
-  out << "anchor";
-  for (size_t k = 1; k <= neighbours.width; ++k) out << " top" << k;
-  out << "\n";
+size_t write_neighbour_lines(std::ostream& out, const Neighbours& neighbours, const ItemTable& items) {
   std::vector<ItemIndex> anchors;
   for (const auto& [anchor, nearest] : neighbours.by_anchor) anchors.push_back(anchor);
   std::sort(anchors.begin(), anchors.end());
@@ -120,7 +95,6 @@ size_t write_neighbours_file(const std::filesystem::path& file, const Neighbours
     for (ItemIndex item : nearest) out << " " << items.id(item);
     out << "\n";
   }
-  if (!out) throw Error(cat("error while writing ", file.string()));
   return left_out;
 }
 

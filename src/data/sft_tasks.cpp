@@ -11,6 +11,10 @@ const std::string* title_of(const Dataset& dataset, ItemIndex item) {
   return title.empty() ? nullptr : &title;
 }
 
+RowBlock block_or_all(const std::optional<RowBlock>& only, size_t count) {
+  return only ? *only : RowBlock{0, static_cast<int64_t>(count)};
+}
+
 }  // namespace
 
 std::string tid_text(const Tid& tid) {
@@ -33,14 +37,16 @@ std::string item_line(const Dataset& dataset, ItemIndex item) {
 }
 
 std::vector<SequenceSample> build_sequence_samples(const Dataset& dataset, const std::string& instruction,
-                                                   size_t window, SequenceTaskReport& report) {
+                                                   size_t window, SequenceTaskReport& report,
+                                                   std::optional<RowBlock> only) {
   std::vector<SequenceSample> samples;
   const Interactions& interactions = dataset.interactions;
   report = SequenceTaskReport{};
-  report.users = interactions.num_users();
+  const RowBlock users = block_or_all(only, interactions.num_users());
+  report.users = static_cast<size_t>(users.count);
   if (!dataset.tids) return samples;
   const TidTable& tids = *dataset.tids;
-  for (size_t user = 0; user < interactions.num_users(); ++user) {
+  for (auto user = static_cast<size_t>(users.first); user < static_cast<size_t>(users.end()); ++user) {
     const uint64_t end = interactions.offsets[user + 1];
     const uint64_t begin = std::max<uint64_t>(interactions.offsets[user], end >= window ? end - window : 0);
     const std::vector<ItemIndex> items(interactions.items.begin() + static_cast<std::ptrdiff_t>(begin),
@@ -69,10 +75,13 @@ std::vector<SequenceSample> build_sequence_samples(const Dataset& dataset, const
   return samples;
 }
 
-std::vector<SftSample> build_term_samples(const Dataset& dataset, const std::string& instruction) {
+std::vector<SftSample> build_term_samples(const Dataset& dataset, const std::string& instruction,
+                                          std::optional<RowBlock> only) {
   std::vector<SftSample> samples;
   if (!dataset.catalog || !dataset.tids) return samples;
-  for (ItemIndex item = 0; item < dataset.catalog->items.size(); ++item) {
+  const RowBlock items = block_or_all(only, dataset.catalog->items.size());
+  const auto end = static_cast<ItemIndex>(std::min<int64_t>(items.end(), static_cast<int64_t>(dataset.catalog->items.size())));
+  for (auto item = static_cast<ItemIndex>(items.first); item < end; ++item) {
     if (!has_valid_tid(*dataset.tids, item)) continue;
     const CatalogItem& entry = dataset.catalog->items[item];
     samples.push_back({instruction, "Title: " + (entry.title.empty() ? std::string("None") : entry.title) +
@@ -83,12 +92,16 @@ std::vector<SftSample> build_term_samples(const Dataset& dataset, const std::str
 }
 
 std::vector<SftSample> build_collaborative_samples(const Dataset& dataset, const Neighbours& neighbours,
-                                                   const std::string& instruction, size_t top_n) {
+                                                   const std::string& instruction, size_t top_n,
+                                                   std::optional<RowBlock> only) {
   std::vector<SftSample> samples;
   if (!dataset.tids) return samples;
   const TidTable& tids = *dataset.tids;
+  const RowBlock rows = block_or_all(only, dataset.items.size());
   std::vector<ItemIndex> anchors;
-  for (const auto& [anchor, nearest] : neighbours.by_anchor) anchors.push_back(anchor);
+  for (const auto& [anchor, nearest] : neighbours.by_anchor) {
+    if (anchor >= rows.first && anchor < rows.end()) anchors.push_back(anchor);
+  }
   std::sort(anchors.begin(), anchors.end());  // item order, not hash order: the same files every run
   for (ItemIndex anchor : anchors) {
     if (!has_valid_tid(tids, anchor)) continue;

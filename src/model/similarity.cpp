@@ -42,12 +42,6 @@ at::ScalarType matmul_type(const std::string& dtype) {
 
 }  // namespace
 
-RowBlock row_block(int64_t total, int parts, int part) {
-  const int64_t base = total / parts;
-  const int64_t extra = total % parts;
-  return {part * base + std::min<int64_t>(part, extra), base + (part < extra ? 1 : 0)};
-}
-
 void normalize_rows(std::vector<float>& rows, int64_t dim, int64_t first_row, const std::string& source) {
   const int64_t count = dim > 0 ? static_cast<int64_t>(rows.size()) / dim : 0;
   for (int64_t row = 0; row < count; ++row) {

@@ -1,5 +1,6 @@
 // Stage "build-sft" (GRLM-SPEC stage 4): the three instruction tasks as LlamaFactory-style JSON
 // files in <run_dir>/sft/, and the tokenized mixture the trainer reads from /build-sft.
+#include <array>
 #include <cmath>
 #include <fstream>
 #include <map>
@@ -10,6 +11,7 @@
 #include "grlm/core/hash.hpp"
 #include "grlm/core/log.hpp"
 #include "grlm/core/progress.hpp"
+#include "grlm/core/shared_file.hpp"
 #include "grlm/data/cf_neighbours.hpp"
 #include "grlm/data/sft_tasks.hpp"
 #include "grlm/data/text_file.hpp"
@@ -60,11 +62,32 @@ const Dataset& dataset_with_tids(const Config& config, std::optional<Dataset>& s
 
 namespace {
 
+// A task's samples of this rank's block of users or items; the blocks in rank order are the task.
 struct Task {
   std::string name;
   int32_t id;
+  std::string instruction;
   std::vector<SftSample> samples;
+  uint64_t first_index = 0;  // the task index of samples[0]: lower ranks' samples come before
+  uint64_t total = 0;        // the task's samples on all ranks
 };
+
+// Collective: each task's place of this rank's samples among all ranks' (rank order).
+void place_blocks(Communicator& comm, std::vector<Task>& tasks) {
+  const size_t count = tasks.size();
+  if (count == 0) return;
+  std::vector<int64_t> mine;
+  for (const Task& task : tasks) mine.push_back(static_cast<int64_t>(task.samples.size()));
+  std::vector<int64_t> all(count * static_cast<size_t>(comm.size()));
+  comm.all_gather(mine.data(), all.data(), count, DType::Int64);
+  for (size_t t = 0; t < count; ++t) {
+    for (int r = 0; r < comm.size(); ++r) {
+      const auto samples = static_cast<uint64_t>(all[static_cast<size_t>(r) * count + t]);
+      if (r < comm.rank()) tasks[t].first_index += samples;
+      tasks[t].total += samples;
+    }
+  }
+}
 
 // One sample as a JSON object (the sequence file also carries what a user needs to evaluate
 // elsewhere). Written one record at a time: a whole-file DOM would hold the text several times.
@@ -83,38 +106,36 @@ Json sample_json(const SftSample& sample, const SequenceSample* sequence, const 
   return record;
 }
 
-// A JSON list of the task's samples, written through a temporary file renamed when complete.
-void write_task_file(const std::filesystem::path& file, const std::vector<SftSample>& samples,
+// Collective: the task's JSON list, each rank writing the records of its block.
+void write_task_file(Communicator& comm, const std::filesystem::path& file, const Task& task,
                      const std::vector<SequenceSample>* sequences, const Dataset& dataset) {
-  const std::filesystem::path partial = file.string() + ".partial";
-  {
-    std::ofstream out(partial, std::ios::binary | std::ios::trunc);
-    out << "[";
-    for (size_t i = 0; i < samples.size(); ++i) {
-      out << (i > 0 ? ",\n  " : "\n  ") << sample_json(samples[i], sequences ? &(*sequences)[i] : nullptr, dataset).dump();
-    }
-    out << "\n]\n";
-    if (!out) throw Error(cat("cannot write ", partial.string()));
+  RankOrderedFile output(comm, file);
+  std::ofstream& out = output.part();
+  if (comm.rank() == 0) out << "[";
+  for (size_t i = 0; i < task.samples.size(); ++i) {
+    out << (task.first_index + i > 0 ? ",\n  " : "\n  ")
+        << sample_json(task.samples[i], sequences ? &(*sequences)[i] : nullptr, dataset).dump();
   }
-  std::filesystem::rename(partial, file);
+  if (comm.rank() + 1 == comm.size()) out << "\n]\n";
+  output.commit();
 }
 
 // Copies of each sample by the task's weight: floor(w) copies, plus one more with probability
-// frac(w) drawn from a hash of (seed, task, sample) so every rank draws the same.
-std::vector<const SftSample*> weighted(const std::vector<SftSample>& samples, double weight, const std::string& task,
-                                       int64_t seed) {
-  if (weight < 0) throw UsageError(cat("sft.weight.", task, " must be >= 0"));
+// frac(w) drawn from a hash of (seed, task, task index of the sample), so the draw does not
+// depend on which rank holds the sample.
+std::vector<const SftSample*> weighted(const Task& task, double weight, int64_t seed) {
+  if (weight < 0) throw UsageError(cat("sft.weight.", task.name, " must be >= 0"));
   std::vector<const SftSample*> out;
   const double whole = std::floor(weight);
   const double fraction = weight - whole;
-  for (size_t i = 0; i < samples.size(); ++i) {
+  for (size_t i = 0; i < task.samples.size(); ++i) {
     size_t copies = static_cast<size_t>(whole);
     if (fraction > 0) {
-      const std::string digest = hash_bytes(cat(seed, "/", task, "/", i)).substr(0, 13);
+      const std::string digest = hash_bytes(cat(seed, "/", task.name, "/", task.first_index + i)).substr(0, 13);
       const double draw = static_cast<double>(std::stoull(digest, nullptr, 16)) / static_cast<double>(1ull << 52);
       copies += draw < fraction ? 1 : 0;
     }
-    for (size_t c = 0; c < copies; ++c) out.push_back(&samples[i]);
+    for (size_t c = 0; c < copies; ++c) out.push_back(&task.samples[i]);
   }
   return out;
 }
@@ -162,6 +183,23 @@ TokenizedShard tokenize_samples(const std::vector<const SftSample*>& samples, co
   return shard;
 }
 
+// Collective: word counts of every rank's samples (and each task's instruction once), merged.
+WordCounts corpus_word_counts(Communicator& comm, const std::vector<Task>& tasks) {
+  std::vector<std::string_view> corpus;
+  for (const Task& task : tasks) {
+    if (comm.rank() == 0 && task.total > 0) corpus.push_back(task.instruction);  // the same for every sample
+    for (const SftSample& sample : task.samples) {
+      corpus.push_back(sample.input);
+      corpus.push_back(sample.output);
+    }
+  }
+  WordCounts mine;
+  count_words(corpus, mine);
+  WordCounts all;
+  for (const std::string& part : all_gather_bytes(comm, serialize_word_counts(mine))) add_serialized_word_counts(part, all);
+  return all;
+}
+
 Tokenizer model_tokenizer(RunContext& context, const std::vector<Task>& tasks, const Dataset& dataset,
                           const std::filesystem::path& sft_dir, Renderer& renderer) {
   if (const std::optional<std::string> path = context.config.get_optional_string("sft.tokenizer")) {
@@ -177,32 +215,71 @@ Tokenizer model_tokenizer(RunContext& context, const std::vector<Task>& tasks, c
     if (!has_valid_tid(*dataset.tids, static_cast<ItemIndex>(item))) continue;
     for (const std::string& word : dataset.tids->tids[item]) spec.required_words.push_back(word);
   }
-  std::vector<std::string_view> corpus;
-  for (const Task& task : tasks) {
-    if (!task.samples.empty()) corpus.push_back(task.samples.front().instruction);  // the same for every sample
-    for (const SftSample& sample : task.samples) {
-      corpus.push_back(sample.input);
-      corpus.push_back(sample.output);
-    }
-  }
-  const std::string json = build_word_level_tokenizer(corpus, spec);
+  const std::string json = build_word_level_tokenizer_from_counts(corpus_word_counts(context.runtime.world(), tasks), spec);
   if (context.runtime.is_root()) {
-    std::ofstream(sft_dir / "tokenizer.json", std::ios::binary | std::ios::trunc) << json;
-    std::ofstream(sft_dir / "tokenizer_config.json", std::ios::binary | std::ios::trunc)
-        << Json{{"eos_token", "<|im_end|>"}, {"pad_token", "<pad>"}, {"unk_token", "<unk>"}}.dump(2) << "\n";
+    write_file_atomically(sft_dir / "tokenizer.json", json);
+    write_file_atomically(sft_dir / "tokenizer_config.json",
+                          Json{{"eos_token", "<|im_end|>"}, {"pad_token", "<pad>"}, {"unk_token", "<unk>"}}.dump(2) + "\n");
   }
   return Tokenizer::from_json(json, (sft_dir / "tokenizer.json").string());
+}
+
+// Collective: neighbours from the training histories, each rank computing its block's anchors
+// and writing their lines of <sft_dir>/neighbours.txt.
+Neighbours computed_neighbours(RunContext& context, const Dataset& dataset, const std::filesystem::path& sft_dir) {
+  Communicator& comm = context.runtime.world();
+  CfNeighbourOptions options;
+  options.max_distance = static_cast<size_t>(context.config.get_int("sft.cf_max_distance"));
+  Neighbours mine = compute_cf_neighbours(dataset.interactions, dataset.items.size(), options, comm.rank(), comm.size());
+  RankOrderedFile file(comm, sft_dir / "neighbours.txt");
+  if (comm.rank() == 0) write_neighbours_header(file.part(), mine.width);
+  const size_t left_out = write_neighbour_lines(file.part(), mine, dataset.items);
+  file.commit();
+  const auto anchors = all_reduce_value<int64_t>(comm, static_cast<int64_t>(mine.by_anchor.size()), ReduceOp::Sum);
+  const auto short_lists = all_reduce_value<int64_t>(comm, static_cast<int64_t>(left_out), ReduceOp::Sum);
+  log::info("build-sft: computed neighbours for ", anchors, " items from training histories (", short_lists,
+            " with fewer than ", mine.width, " left out of neighbours.txt)");
+  return mine;
+}
+
+// This rank's tokenized copies of one task, and where they go among all ranks' rows.
+struct TaskRows {
+  std::vector<const SftSample*> copies;
+  TokenizedShard shard;
+  uint64_t first_sample = 0;
+  uint64_t first_token = 0;
+};
+
+// Collective: the first sample row and token of each (task, rank) block, tasks in order and
+// within a task ranks in order, counted in samples or in tokens; returns the total.
+uint64_t place_rows(Communicator& comm, std::vector<TaskRows>& rows, bool tokens) {
+  const size_t count = rows.size();
+  std::vector<int64_t> mine;
+  for (const TaskRows& task : rows) {
+    mine.push_back(static_cast<int64_t>(tokens ? task.shard.token_ids.size() : task.copies.size()));
+  }
+  std::vector<int64_t> all(count * static_cast<size_t>(comm.size()));
+  if (count > 0) comm.all_gather(mine.data(), all.data(), count, DType::Int64);
+  uint64_t total = 0;
+  for (size_t t = 0; t < count; ++t) {
+    for (int r = 0; r < comm.size(); ++r) {
+      if (r == comm.rank()) (tokens ? rows[t].first_token : rows[t].first_sample) = total;
+      total += static_cast<uint64_t>(all[static_cast<size_t>(r) * count + t]);
+    }
+  }
+  return total;
 }
 
 }  // namespace
 
 void run_build_sft(RunContext& context, const StageRun& run) {
   const Config& config = context.config;
+  Communicator& comm = context.runtime.world();
   std::optional<Dataset> with_extracted_tids;
   const Dataset& dataset = dataset_with_tids(config, with_extracted_tids);
   const std::filesystem::path sft_dir = std::filesystem::path(config.get_string("run_dir")) / "sft";
   if (context.runtime.is_root()) std::filesystem::create_directories(sft_dir);
-  context.runtime.world().barrier();
+  comm.barrier();
   const std::vector<std::string> wanted = config.get_string_list("sft.tasks");
   auto wants = [&](const std::string& task) { return std::find(wanted.begin(), wanted.end(), task) != wanted.end(); };
   for (const std::string& task : wanted) {
@@ -210,24 +287,33 @@ void run_build_sft(RunContext& context, const StageRun& run) {
       throw UsageError(cat("sft.tasks: unknown task '", task, "' (term, sequence, collaborative)"));
     }
   }
+  // Ranks build the samples of consecutive blocks of items (term, collaborative) and users.
+  const RowBlock my_items = row_block(static_cast<int64_t>(dataset.items.size()), comm.size(), comm.rank());
+  const RowBlock my_users =
+      row_block(static_cast<int64_t>(dataset.interactions.num_users()), comm.size(), comm.rank());
 
   std::vector<Task> tasks;
   if (wants("term")) {
     if (dataset.catalog) {
-      tasks.push_back({"term", 0, build_term_samples(dataset, sft_instruction(config, "term"))});
+      const std::string instruction = sft_instruction(config, "term");
+      tasks.push_back({"term", 0, instruction, build_term_samples(dataset, instruction, my_items)});
     } else {
       log::info("build-sft: no catalog, so no term-internalisation task (titles are written as None)");
     }
   }
   std::vector<SequenceSample> sequences;
   if (wants("sequence")) {
+    const std::string instruction = sft_instruction(config, "sequence");
     SequenceTaskReport report;
-    sequences = build_sequence_samples(dataset, sft_instruction(config, "sequence"),
-                                       static_cast<size_t>(config.get_int("sft.window")), report);
-    log::info("build-sft: sequence task: ", report.samples, " of ", report.users, " users; dropped ",
-              report.dropped_invalid_tids, " with an item lacking a valid TID, ", report.dropped_too_short,
-              " with fewer than 3 items");
-    Task task{"sequence", 1, {}};
+    sequences = build_sequence_samples(dataset, instruction, static_cast<size_t>(config.get_int("sft.window")), report,
+                                       my_users);
+    std::array<int64_t, 4> counts = {static_cast<int64_t>(report.users), static_cast<int64_t>(report.samples),
+                                     static_cast<int64_t>(report.dropped_invalid_tids),
+                                     static_cast<int64_t>(report.dropped_too_short)};
+    comm.all_reduce(counts.data(), counts.data(), counts.size(), DType::Int64, ReduceOp::Sum);
+    log::info("build-sft: sequence task: ", counts[1], " of ", counts[0], " users; dropped ", counts[2],
+              " with an item lacking a valid TID, ", counts[3], " with fewer than 3 items");
+    Task task{"sequence", 1, instruction, {}};
     task.samples.reserve(sequences.size());
     // The task owns the text; the per-user fields stay in `sequences` (same order).
     for (SequenceSample& sequence : sequences) task.samples.push_back(std::move(sequence.sample));
@@ -235,73 +321,31 @@ void run_build_sft(RunContext& context, const StageRun& run) {
   }
   if (wants("collaborative")) {
     std::optional<Neighbours> computed;
-    if (!dataset.neighbours) {
-      CfNeighbourOptions options;
-      options.max_distance = static_cast<size_t>(config.get_int("sft.cf_max_distance"));
-      const Neighbours local = compute_cf_neighbours(dataset.interactions, dataset.items.size(), options,
-                                                     context.runtime.rank(), context.runtime.world_size());
-      computed = gather_neighbours(context.runtime.world(), local);
-      if (context.runtime.is_root()) {
-        const size_t left_out = write_neighbours_file(sft_dir / "neighbours.txt", *computed, dataset.items);
-        log::info("build-sft: computed neighbours for ", computed->by_anchor.size(),
-                  " items from training histories (", left_out, " with fewer than 20 left out of neighbours.txt)");
-      }
-    }
-    tasks.push_back({"collaborative", 2,
-                     build_collaborative_samples(dataset, computed ? *computed : *dataset.neighbours,
-                                                 sft_instruction(config, "collaborative"),
-                                                 static_cast<size_t>(config.get_int("sft.collaborative_top_n")))});
+    if (!dataset.neighbours) computed = computed_neighbours(context, dataset, sft_dir);
+    const std::string instruction = sft_instruction(config, "collaborative");
+    tasks.push_back({"collaborative", 2, instruction,
+                     build_collaborative_samples(dataset, computed ? *computed : *dataset.neighbours, instruction,
+                                                 static_cast<size_t>(config.get_int("sft.collaborative_top_n")),
+                                                 my_items)});
   }
-
-  if (context.runtime.is_root()) {
-    for (const Task& task : tasks) {
-      write_task_file(sft_dir / (task.name + ".json"), task.samples, task.name == "sequence" ? &sequences : nullptr,
-                      dataset);
-    }
+  place_blocks(comm, tasks);
+  for (const Task& task : tasks) {
+    write_task_file(comm, sft_dir / (task.name + ".json"), task, task.name == "sequence" ? &sequences : nullptr, dataset);
   }
 
   Renderer renderer;
   const Tokenizer tokenizer = model_tokenizer(context, tasks, dataset, sft_dir, renderer);
-  std::vector<const SftSample*> mixture;
-  std::vector<int32_t> task_ids;
-  for (const Task& task : tasks) {
-    const auto copies = weighted(task.samples, config.get_number("sft.weight." + task.name), task.name,
-                                 config.get_int("seed"));
-    mixture.insert(mixture.end(), copies.begin(), copies.end());
-    task_ids.insert(task_ids.end(), copies.size(), task.id);
+  std::vector<TaskRows> rows(tasks.size());
+  for (size_t t = 0; t < tasks.size(); ++t) {
+    rows[t].copies = weighted(tasks[t], config.get_number("sft.weight." + tasks[t].name), config.get_int("seed"));
   }
-
-  // Each rank tokenizes a contiguous block of samples and writes its rows.
-  const uint64_t samples = mixture.size();
-  const auto ranks = static_cast<uint64_t>(context.runtime.world_size());
-  const auto rank = static_cast<uint64_t>(context.runtime.rank());
-  const uint64_t first = samples * rank / ranks;
-  const uint64_t last = samples * (rank + 1) / ranks;
-  std::vector<const SftSample*> mine;
-  for (uint64_t i = first; i < last; ++i) mine.push_back(mixture[i]);
+  const uint64_t samples = place_rows(comm, rows, /*tokens=*/false);
   Progress progress(context.runtime, "build-sft: tokenizing", samples, "samples",
                     config.get_number("log.progress_interval_s"));
-  const TokenizedShard shard =
-      tokenize_samples(mine, tokenizer, renderer, static_cast<size_t>(config.get_int("sft.max_seq_len")), progress);
+  const auto max_seq_len = static_cast<size_t>(config.get_int("sft.max_seq_len"));
+  for (TaskRows& task : rows) task.shard = tokenize_samples(task.copies, tokenizer, renderer, max_seq_len, progress);
   progress.finish();
-
-  Communicator& comm = context.runtime.world();
-  std::vector<int64_t> token_counts(ranks);
-  const int64_t my_tokens = static_cast<int64_t>(shard.token_ids.size());
-  comm.all_gather(&my_tokens, token_counts.data(), 1, DType::Int64);
-  uint64_t token_offset = 0;
-  uint64_t total_tokens = 0;
-  for (uint64_t r = 0; r < ranks; ++r) {
-    if (r < rank) token_offset += static_cast<uint64_t>(token_counts[r]);
-    total_tokens += static_cast<uint64_t>(token_counts[r]);
-  }
-  std::vector<int64_t> offsets;
-  int64_t running = static_cast<int64_t>(token_offset);
-  for (int64_t length : shard.lengths) {
-    offsets.push_back(running);
-    running += length;
-  }
-  if (rank + 1 == ranks) offsets.push_back(static_cast<int64_t>(total_tokens));
+  const uint64_t total_tokens = place_rows(comm, rows, /*tokens=*/true);
 
   RunStore& store = context.store;
   const std::string group = "/" + run.name;
@@ -309,13 +353,27 @@ void run_build_sft(RunContext& context, const StageRun& run) {
   store.create_dataset(group + "/loss_mask", {total_tokens}, DType::UInt8);
   store.create_dataset(group + "/sample_offsets", {samples + 1}, DType::Int64);
   store.create_dataset(group + "/task_id", {samples}, DType::Int32);
-  store.write_rows(group + "/token_ids", token_offset, shard.token_ids.size(), shard.token_ids.data());
-  store.write_rows(group + "/loss_mask", token_offset, shard.loss_mask.size(), shard.loss_mask.data());
-  store.write_rows(group + "/sample_offsets", first, offsets.size(), offsets.data());
-  store.write_rows(group + "/task_id", first, last - first, task_ids.data() + first);
-  const uint64_t truncated = all_reduce_value<int64_t>(comm, static_cast<int64_t>(shard.truncated), ReduceOp::Sum);
+  uint64_t truncated = 0;
+  for (size_t t = 0; t < rows.size(); ++t) {
+    const TaskRows& task = rows[t];
+    std::vector<int64_t> offsets;
+    auto running = static_cast<int64_t>(task.first_token);
+    for (int64_t length : task.shard.lengths) {
+      offsets.push_back(running);
+      running += length;
+    }
+    const std::vector<int32_t> task_ids(task.copies.size(), tasks[t].id);
+    store.write_rows(group + "/token_ids", task.first_token, task.shard.token_ids.size(), task.shard.token_ids.data());
+    store.write_rows(group + "/loss_mask", task.first_token, task.shard.loss_mask.size(), task.shard.loss_mask.data());
+    store.write_rows(group + "/sample_offsets", task.first_sample, offsets.size(), offsets.data());
+    store.write_rows(group + "/task_id", task.first_sample, task_ids.size(), task_ids.data());
+    truncated += task.shard.truncated;
+  }
+  const auto end_offset = static_cast<int64_t>(total_tokens);
+  store.write_rows(group + "/sample_offsets", samples, context.runtime.is_root() ? 1 : 0, &end_offset);
+  truncated = static_cast<uint64_t>(all_reduce_value<int64_t>(comm, static_cast<int64_t>(truncated), ReduceOp::Sum));
   Json counts = Json::object();
-  for (const Task& task : tasks) counts[task.name] = task.samples.size();
+  for (const Task& task : tasks) counts[task.name] = task.total;
   store.set_attributes(group, {{"tasks", Json{"term", "sequence", "collaborative"}.dump()},
                                {"samples_per_task", counts.dump()},
                                {"truncated_samples", std::to_string(truncated)},

@@ -89,8 +89,9 @@ std::vector<Record> builtin_records(RunContext& context, const Dataset& data, co
   const uint64_t items = data.items.size();
   const int ranks = context.runtime.world_size();
   const int rank = context.runtime.rank();
-  const uint64_t first = items * static_cast<uint64_t>(rank) / static_cast<uint64_t>(ranks);
-  const uint64_t last = items * static_cast<uint64_t>(rank + 1) / static_cast<uint64_t>(ranks);
+  const RowBlock mine = row_block(static_cast<int64_t>(items), ranks, rank);
+  const auto first = static_cast<uint64_t>(mine.first);
+  const auto last = static_cast<uint64_t>(mine.end());
   const auto text_of = [&](uint64_t i) {
     const CatalogItem& item = data.catalog->items[i];
     return KeywordItem{item.title, item.description, item.categories};

@@ -1,5 +1,6 @@
 // Word-level tokenizers for models trained from scratch (GRLM's small models on TIDs).
 #include <algorithm>
+#include <cstring>
 #include <map>
 #include <unordered_set>
 
@@ -23,14 +24,51 @@ std::string normalized(const std::string& text) {
 
 }  // namespace
 
-std::string build_word_level_tokenizer(const std::vector<std::string_view>& corpus, const WordLevelSpec& spec) {
-  if (spec.special_tokens.empty()) throw UsageError("word-level tokenizer: the first special token is the unknown-word token; give at least one");
+void count_words(const std::vector<std::string_view>& texts, WordCounts& counts) {
   const text::Regex words(kWordPattern, "word-level tokenizer");
-  std::unordered_map<std::string, size_t> counts;
-  for (std::string_view text : corpus) {
+  for (std::string_view text : texts) {
     const std::string lower = normalized(std::string(text));
     for (const auto& [start, end] : words.find_all(lower)) ++counts[lower.substr(start, end - start)];
   }
+}
+
+std::string serialize_word_counts(const WordCounts& counts) {
+  std::string bytes;
+  for (const auto& [word, count] : counts) {
+    const auto length = static_cast<uint32_t>(word.size());
+    bytes.append(reinterpret_cast<const char*>(&length), sizeof(length));
+    bytes += word;
+    bytes.append(reinterpret_cast<const char*>(&count), sizeof(count));
+  }
+  return bytes;
+}
+
+void add_serialized_word_counts(std::string_view bytes, WordCounts& counts) {
+  size_t at = 0;
+  while (at < bytes.size()) {
+    uint32_t length = 0;
+    uint64_t count = 0;
+    if (bytes.size() - at < sizeof(length)) throw Error("word counts: truncated record");
+    std::memcpy(&length, bytes.data() + at, sizeof(length));
+    at += sizeof(length);
+    if (bytes.size() - at < length + sizeof(count)) throw Error("word counts: truncated record");
+    const std::string word(bytes.substr(at, length));
+    at += length;
+    std::memcpy(&count, bytes.data() + at, sizeof(count));
+    at += sizeof(count);
+    counts[word] += count;
+  }
+}
+
+std::string build_word_level_tokenizer(const std::vector<std::string_view>& corpus, const WordLevelSpec& spec) {
+  WordCounts counts;
+  count_words(corpus, counts);
+  return build_word_level_tokenizer_from_counts(counts, spec);
+}
+
+std::string build_word_level_tokenizer_from_counts(const WordCounts& counts, const WordLevelSpec& spec) {
+  if (spec.special_tokens.empty()) throw UsageError("word-level tokenizer: the first special token is the unknown-word token; give at least one");
+  const text::Regex words(kWordPattern, "word-level tokenizer");
   nlohmann::ordered_json vocab = nlohmann::ordered_json::object();
   std::unordered_set<std::string> taken;
   auto add = [&](const std::string& token) {

@@ -63,6 +63,15 @@ class Communicator {
                                                                 DType dtype, ReduceOp op);
 };
 
+// Rows [first, first + count) of `total` split into `parts` nearly equal consecutive blocks
+// (the first total % parts blocks one row longer): how ranks share rows, items or users.
+struct RowBlock {
+  int64_t first = 0;
+  int64_t count = 0;
+  int64_t end() const { return first + count; }
+};
+RowBlock row_block(int64_t total, int parts, int part);
+
 // --- host-side conveniences built on the interface (MPI backend or any host communicator) ---
 
 template <class T>

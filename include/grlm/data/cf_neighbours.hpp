@@ -3,7 +3,7 @@
 // never count), so neither a validation nor a test interaction leaks into training data.
 #pragma once
 
-#include <filesystem>
+#include <ostream>
 
 #include "grlm/core/comm.hpp"
 #include "grlm/data/dataset.hpp"
@@ -16,20 +16,18 @@ struct CfNeighbourOptions {
   size_t holdout = 2;        // each user's last items left out (validation and test targets)
 };
 
-// Two items co-occur when they are at most `max_distance` apart in a user's training history,
+// Two items co-occur when they are at most `max_distance` apart in a user's history,
 // with weight 1 / distance, in both directions. similarity(a, b) = w(a, b) / sqrt(W(a) W(b)),
 // W = an item's total weight. Neighbours: the `top_k` most similar items, ties by lower row.
-// Computes the anchors that `rank` owns (row % ranks == rank); every rank reads all users, so
+// Computes the anchors of `rank`'s block of item rows (row_block); every rank reads all users, so
 // the result does not depend on the number of ranks.
 Neighbours compute_cf_neighbours(const Interactions& interactions, size_t num_items, const CfNeighbourOptions& options,
                                  int rank, int ranks);
 
-// Collective: every rank's anchors in one table on every rank.
-Neighbours gather_neighbours(Communicator& comm, const Neighbours& local);
-
-// The reference's text format: "anchor top1 ... topN", then one line per anchor in row order.
-// The format has a fixed width, so anchors with fewer than N neighbours are left out; returns
-// how many were left out (the caller reports them).
-size_t write_neighbours_file(const std::filesystem::path& file, const Neighbours& neighbours, const ItemTable& items);
+// The reference's text format: the header "anchor top1 ... topN", then one line per anchor in row
+// order. The format has a fixed width, so anchors with fewer than N neighbours are left out;
+// returns how many were left out (the caller reports them).
+void write_neighbours_header(std::ostream& out, size_t width);
+size_t write_neighbour_lines(std::ostream& out, const Neighbours& neighbours, const ItemTable& items);
 
 }  // namespace grlm

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "grlm/core/comm.hpp"
 #include "grlm/data/dataset.hpp"
 
 namespace grlm {
@@ -41,17 +42,25 @@ std::string item_line(const Tid& tid, const std::string* title);
 // The same for an item of the dataset (its TID and catalog title).
 std::string item_line(const Dataset& dataset, ItemIndex item);
 
+// Each builder takes `only`: a block of users (sequence) or item rows (term, collaborative
+// anchors) to build, so ranks share the work; absent, all of them. Samples come in user or item
+// order, so the blocks' samples in block order are the whole task's samples.
+
 // Per user: the last `window` items; input = the first item's line, output = the lines of items
-// 2 .. n-2; item n-1 is the validation target, item n the test target (leave-one-out).
+// 2 .. n-2; item n-1 is the validation target, item n the test target (leave-one-out). The
+// report counts the users of the block.
 std::vector<SequenceSample> build_sequence_samples(const Dataset& dataset, const std::string& instruction,
-                                                   size_t window, SequenceTaskReport& report);
+                                                   size_t window, SequenceTaskReport& report,
+                                                   std::optional<RowBlock> only = std::nullopt);
 
 // Per item with a valid TID and catalog text: input = title and description, output = its TID.
-std::vector<SftSample> build_term_samples(const Dataset& dataset, const std::string& instruction);
+std::vector<SftSample> build_term_samples(const Dataset& dataset, const std::string& instruction,
+                                          std::optional<RowBlock> only = std::nullopt);
 
 // Per anchor with neighbours: input = the anchor's line with title and description, output = a
 // numbered list of its first `top_n` neighbours' lines (neighbours without a valid TID skipped).
 std::vector<SftSample> build_collaborative_samples(const Dataset& dataset, const Neighbours& neighbours,
-                                                   const std::string& instruction, size_t top_n);
+                                                   const std::string& instruction, size_t top_n,
+                                                   std::optional<RowBlock> only = std::nullopt);
 
 }  // namespace grlm

@@ -36,11 +36,4 @@ void normalize_rows(std::vector<float>& rows, int64_t dim, int64_t first_row, co
 // ranks hold consecutive blocks in rank order. k must be below the global row count.
 NeighbourLists ring_top_k(Communicator& comm, const std::vector<float>& local, int64_t dim, const SimilarityOptions& options);
 
-// Rows [first, first + count) of `total` split into `parts` nearly equal consecutive blocks.
-struct RowBlock {
-  int64_t first = 0;
-  int64_t count = 0;
-};
-RowBlock row_block(int64_t total, int parts, int part);
-
 }  // namespace grlm

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace grlm {
@@ -95,6 +96,15 @@ struct WordLevelSpec {
 // become the first special token. Returns a tokenizer.json that `tokenizers` loads and encodes
 // identically.
 std::string build_word_level_tokenizer(const std::vector<std::string_view>& corpus, const WordLevelSpec& spec);
+
+// The same in two steps, for a corpus spread over ranks: each rank counts its texts' words,
+// the counts are merged (`add`; sums do not depend on the order), then the vocabulary is built.
+using WordCounts = std::unordered_map<std::string, uint64_t>;
+void count_words(const std::vector<std::string_view>& texts, WordCounts& counts);
+std::string build_word_level_tokenizer_from_counts(const WordCounts& counts, const WordLevelSpec& spec);
+// Length-prefixed bytes of the counts, to send between ranks, and their sum back into `counts`.
+std::string serialize_word_counts(const WordCounts& counts);
+void add_serialized_word_counts(std::string_view bytes, WordCounts& counts);
 
 // Replaces invalid UTF-8 sequences by U+FFFD, one per maximal invalid subpart (as Python and
 // Rust's from_utf8_lossy do).
