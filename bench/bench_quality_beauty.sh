@@ -3,15 +3,19 @@
 # tokenizer) trained on the released Beauty TIDs and SASRec neighbours, evaluated on every test
 # user (leave-one-out, full ranking) — with mpirun -np 2 on this machine. Prints the metrics beside
 # the spec's table and writes runs/beauty/train/curve.png. Data: ../shared/data/beauty (users get
-# the same files with scripts/download_data.sh). Usage: bench/bench_quality_beauty.sh [RANKS]
+# the same files with scripts/download_data.sh). Then Recall@10 against training time: every
+# export of train.export_steps (and the final model) evaluated on the first CURVE_USERS test
+# users, plotted to runs/beauty/recall_vs_time.png.
+# Usage: bench/bench_quality_beauty.sh [RANKS] [CURVE_USERS (default 1000; 0 skips the curve)]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-RANKS="${1:-2}" B=../shared/data/beauty RUN=runs/beauty
+RANKS="${1:-2}" CURVE_USERS="${2:-1000}" B=../shared/data/beauty RUN=runs/beauty
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 start=$(date +%s)
-mpirun -np "$RANKS" --oversubscribe build/grlm run --config configs/beauty.json --set "run_dir=$RUN" \
-  --set "data.interactions=$B/sequential_data.txt" --set "data.tids=$B/beauty_item_id2tid.json" \
-  --set "data.neighbours=$B/similar_item_sasrec_num.txt" 2>&1 | tee "$RUN.log"
+DATA=(--set "data.interactions=$B/sequential_data.txt" --set "data.tids=$B/beauty_item_id2tid.json"
+      --set "data.neighbours=$B/similar_item_sasrec_num.txt")
+mpirun -np "$RANKS" --oversubscribe build/grlm run --config configs/beauty.json --set "run_dir=$RUN" "${DATA[@]}" \
+  2>&1 | tee "$RUN.log"
 end=$(date +%s)
 if python3 -c "import matplotlib" 2> /dev/null; then python3 scripts/plot_train.py "$RUN"; fi
 python3 - "$RUN" "$((end - start))" "$RANKS" <<'PY'
@@ -29,3 +33,15 @@ for name, r5, r10 in rows:
     print(f"{name:34s} {r5:7.4f} {r10:7.4f}")
 print(f"{'grlm configs/beauty.json':34s} {m['recall@5']:7.4f} {m['recall@10']:7.4f} {m['ndcg@5']:7.4f} {m['ndcg@10']:7.4f}")
 PY
+
+[ "$CURVE_USERS" -gt 0 ] || exit 0
+# The curve's evaluations run in a copy of the run (its store and SFT files), so the run's own
+# full evaluation stays as it is; evaluate.model points at each export in turn.
+CURVE=$RUN-curve
+rm -rf "$CURVE" && mkdir -p "$CURVE/points" && cp -r "$RUN/grlm.h5" "$RUN/sft" "$CURVE/"
+for model in "$RUN"/train/exports/step-* "$RUN/model"; do
+  mpirun -np "$RANKS" --oversubscribe build/grlm evaluate --config configs/beauty.json --set "run_dir=$CURVE" "${DATA[@]}" \
+    --set "evaluate.model=$model" --set "evaluate.max_users=$CURVE_USERS" > "$CURVE/$(basename "$model").log" 2>&1
+  cp "$CURVE/metrics.json" "$CURVE/points/$(basename "$model").json"
+done
+python3 scripts/plot_quality_curve.py "$RUN" "$CURVE/points" && cat "$RUN/recall_vs_time.csv"

@@ -107,6 +107,8 @@ const ConfigSchema& grlm_config_schema() {
       {"train.peak_tflops", ValueType::Number, 0.0,
        "peak TFLOP/s of one device for MFU; 0: H100/H200/A100 known, none on CPU", {}},
       {"train.export", ValueType::Boolean, true, "export the trained model to run_dir/model (safetensors, config, tokenizer)", {}},
+      {"train.export_steps", ValueType::Integer, 0,
+       "also export the model every N steps to run_dir/train/exports/step-N (0: only the end), e.g. for a quality-vs-time curve", {}},
       {"evaluate.split", ValueType::String, "test", "test (target: each user's last item) or validation (the one before)",
        {"test", "validation"}},
       {"evaluate.constrained", ValueType::Boolean, false,

@@ -47,7 +47,9 @@ LogitsProcessor trie_processor(std::shared_ptr<const TokenTrie> trie, std::vecto
     const at::Tensor history = generated.to(at::kCPU, at::kLong).contiguous();
     const int64_t rows = history.size(0);
     const int64_t steps = history.size(1);
-    at::Tensor keep = at::zeros({scores.size(0), scores.size(1)}, at::kBool);
+    const int64_t vocab = scores.size(1);
+    at::Tensor keep = at::zeros({scores.size(0), vocab}, at::kBool);
+    bool* keep_rows = keep.data_ptr<bool>();
     for (int64_t row = 0; row < rows; ++row) {
       const int64_t* tokens = history.data_ptr<int64_t>() + row * steps;
       std::vector<int64_t> prefix(tokens, tokens + steps);
@@ -60,9 +62,11 @@ LogitsProcessor trie_processor(std::shared_ptr<const TokenTrie> trie, std::vecto
         allowed = trie->allowed_after(prefix, end_tokens);
         if (allowed.empty()) allowed = end_tokens;  // left the trie: end now
       }
-      auto row_keep = keep[row];
+      // Raw writes: a tensor index per allowed token costs microseconds, and the first TID word
+      // alone allows thousands of tokens for every beam.
+      bool* row_keep = keep_rows + row * vocab;
       for (int64_t token : allowed) {
-        if (token >= 0 && token < scores.size(1)) row_keep[token] = true;
+        if (token >= 0 && token < vocab) row_keep[token] = true;
       }
     }
     scores.masked_fill_(keep.to(scores.device()).logical_not(), -std::numeric_limits<float>::infinity());

@@ -60,6 +60,7 @@ TrainOptions TrainOptions::from_config(const Config& config) {
   options.val_fraction = config.get_number("train.val_fraction");
   options.peak_tflops = config.get_number("train.peak_tflops");
   options.export_model = config.get_bool("train.export");
+  options.export_steps = config.get_int("train.export_steps");
   if (options.zero_stage != 1 && options.zero_stage != 2) {
     throw UsageError(cat("train.zero_stage must be 1 or 2, not ", options.zero_stage));
   }
@@ -194,6 +195,21 @@ struct TrainState {
   int64_t bad_in_row = 0;
   std::vector<CurvePoint> curve;
 };
+
+// Collective: rank 0 writes the (replicated) weights as a Hugging Face folder, through a
+// .partial folder renamed when whole.
+void export_model(Runtime& runtime, Communicator& comm, const Transformer& model, at::ScalarType dtype,
+                  const fs::path& folder, const fs::path& tokenizer_folder) {
+  if (runtime.is_root()) {
+    const fs::path partial = folder.string() + ".partial";
+    fs::remove_all(partial);
+    save_pretrained(model, partial, dtype, tokenizer_folder);
+    fs::remove_all(folder);
+    fs::rename(partial, folder);
+  }
+  comm.barrier();
+  runtime.world().barrier();
+}
 
 void save_checkpoint(RunStore& store, ZeroOptimizer& zero, const TrainState& state, int64_t bucket_elements) {
   const std::string latest = cat(kGroup, "/latest");
@@ -453,6 +469,7 @@ Json run_training(RunContext& context, const StageRun& run, const TrainOptions& 
             " samples (", plan.micro_steps(), " micro-steps of ", options.micro_batch_size, " per rank)");
 
   const fs::path out_folder = fs::path(config.get_string("run_dir")) / "train";
+  const fs::path tokenizer_folder = options.model ? fs::path(*options.model) : sft_tokenizer_file(store).parent_path();
   int64_t steps_this_run = 0;
   double train_seconds = 0;
   while (state.step < total_steps) {
@@ -529,6 +546,9 @@ Json run_training(RunContext& context, const StageRun& run, const TrainOptions& 
                 std::llround(train_seconds / static_cast<double>(steps_this_run) * static_cast<double>(total_steps - state.step)),
                 " s");
     }
+    if (options.export_steps > 0 && state.step % options.export_steps == 0 && state.step < total_steps) {
+      export_model(runtime, *comm, model, dtype, out_folder / "exports" / cat("step-", state.step), tokenizer_folder);
+    }
     const bool stop_signal = runtime.stop_requested_anywhere();
     const bool stop_here = options.stop_after_steps > 0 && steps_this_run >= options.stop_after_steps && state.step < total_steps;
     // During a streak of non-finite steps the last checkpoint stays the last good one.
@@ -548,18 +568,7 @@ Json run_training(RunContext& context, const StageRun& run, const TrainOptions& 
   }
 
   const fs::path model_folder = trained_model_folder(config);
-  if (options.export_model) {
-    if (runtime.is_root()) {
-      const fs::path tokenizer_folder = options.model ? fs::path(*options.model) : sft_tokenizer_file(store).parent_path();
-      const fs::path partial = model_folder.string() + ".partial";
-      fs::remove_all(partial);
-      save_pretrained(model, partial, dtype, tokenizer_folder);
-      fs::remove_all(model_folder);
-      fs::rename(partial, model_folder);
-    }
-    comm->barrier();
-    runtime.world().barrier();
-  }
+  if (options.export_model) export_model(runtime, *comm, model, dtype, model_folder, tokenizer_folder);
   double peak = peak_memory_bytes(device);
   std::vector<double> peaks(static_cast<size_t>(runtime.world_size()));
   runtime.world().all_gather(&peak, peaks.data(), 1, DType::Float64);

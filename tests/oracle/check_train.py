@@ -169,7 +169,7 @@ def batch_of(step, global_batch, seed):
     return order[first * global_batch:(first + 1) * global_batch]
 
 
-def oracle_train(steps, global_batch, lr, warmup_ratio, weight_decay, clip, seed):
+def oracle_train(steps, global_batch, lr, warmup_ratio, weight_decay, clip, seed, snapshot_step=None):
     from transformers import get_cosine_schedule_with_warmup
     model = AutoModelForCausalLM.from_pretrained(f"{ROOT}/init", dtype=torch.float64)
     model.train()
@@ -202,20 +202,32 @@ def oracle_train(steps, global_batch, lr, warmup_ratio, weight_decay, clip, seed
         optimizer.step()
         schedule.step()
         losses.append(float(loss.detach()))
+        if step + 1 == snapshot_step:
+            SNAPSHOT.update({k: v.detach().numpy().copy() for k, v in model.state_dict().items()})
     return {k: v.detach().numpy() for k, v in model.state_dict().items()}, losses
+
+
+SNAPSHOT = {}
 
 
 EXACT = {"model": f"{ROOT}/init", "dtype": "float64", "global_batch_size": 8, "seed": 11, "lr": 2e-2,
          "warmup_ratio": 0.2, "weight_decay": 0.1, "max_grad_norm": 0.5, "log_steps": 100}
-oracle_dir, _, _ = train("oracle", 1, dict(EXACT, micro_batch_size=4, max_steps=6))
-reference, reference_losses = oracle_train(6, 8, 2e-2, 0.2, 0.1, 0.5, 11)
+oracle_dir, _, _ = train("oracle", 1, dict(EXACT, micro_batch_size=4, max_steps=6, export_steps=3))
+reference, reference_losses = oracle_train(6, 8, 2e-2, 0.2, 0.1, 0.5, 11, snapshot_step=3)
 got = weights(oracle_dir)
+# train.export_steps: the model of step 3 exported on the way (the end is the usual export).
+assert sorted(os.listdir(f"{oracle_dir}/train/exports")) == ["step-3"], os.listdir(f"{oracle_dir}/train/exports")
+midway = load_file(f"{oracle_dir}/train/exports/step-3/model.safetensors")
+midway_difference = max_diff(midway, {k: SNAPSHOT[k] for k in midway})
+assert midway_difference <= 1e-9, f"export of step 3 vs PyTorch after 3 steps: {midway_difference}"
+assert max_diff(midway, got) > 1e-6, "the step-3 export should differ from the final model"
 difference = max_diff(got, {k: reference[k] for k in got})
 loss_difference = max(abs(a - p["loss"]) for a, p in zip(reference_losses, curve(oracle_dir)))
 assert difference <= 1e-9, f"grlm train vs PyTorch: weights differ by {difference}"
 assert loss_difference <= 1e-9, f"grlm train vs PyTorch: losses differ by {loss_difference}"
 assert any(p["grad_norm"] > 0.5 for p in curve(oracle_dir)), "clipping never active: the test would not check it"
 SUMMARY.append(f"float64 vs PyTorch AdamW loop, 6 steps: weights max diff {difference:.1e}, losses {loss_difference:.1e}")
+SUMMARY.append(f"train.export_steps=3: the step-3 export equals PyTorch after 3 steps (max diff {midway_difference:.1e})")
 
 # ---------------------------------------------------------------- 3. world size, ZeRO stage, accumulation
 # A stable learning rate: at 2e-2 this tiny model's loss is chaotic after ~12 steps, and the last-bit

@@ -31,6 +31,7 @@ struct TrainOptions {
   double val_fraction = 0.0;
   double peak_tflops = 0;  // per device; 0: known GPUs' bf16 peak, none on CPU (MFU not shown)
   bool export_model = true;
+  int64_t export_steps = 0;  // > 0: also export every N steps to run_dir/train/exports/step-N
 
   static TrainOptions from_config(const Config& config);
 };
