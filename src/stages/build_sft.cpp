@@ -72,20 +72,35 @@ struct Task {
   uint64_t total = 0;        // the task's samples on all ranks
 };
 
-// Collective: each task's place of this rank's samples among all ranks' (rank order).
-void place_blocks(Communicator& comm, std::vector<Task>& tasks) {
-  const size_t count = tasks.size();
-  if (count == 0) return;
-  std::vector<int64_t> mine;
-  for (const Task& task : tasks) mine.push_back(static_cast<int64_t>(task.samples.size()));
+// Collective: given this rank's count per task, each task's offset of this rank's block among
+// all ranks' blocks of that task (rank order), and the task's total over all ranks.
+struct BlockPlace {
+  uint64_t first = 0;
+  uint64_t total = 0;
+};
+std::vector<BlockPlace> place_in_rank_order(Communicator& comm, const std::vector<int64_t>& mine) {
+  const size_t count = mine.size();
   std::vector<int64_t> all(count * static_cast<size_t>(comm.size()));
-  comm.all_gather(mine.data(), all.data(), count, DType::Int64);
+  if (count > 0) comm.all_gather(mine.data(), all.data(), count, DType::Int64);
+  std::vector<BlockPlace> places(count);
   for (size_t t = 0; t < count; ++t) {
     for (int r = 0; r < comm.size(); ++r) {
-      const auto samples = static_cast<uint64_t>(all[static_cast<size_t>(r) * count + t]);
-      if (r < comm.rank()) tasks[t].first_index += samples;
-      tasks[t].total += samples;
+      const auto value = static_cast<uint64_t>(all[static_cast<size_t>(r) * count + t]);
+      if (r < comm.rank()) places[t].first += value;
+      places[t].total += value;
     }
+  }
+  return places;
+}
+
+// Collective: each task's place of this rank's samples among all ranks' (rank order).
+void place_blocks(Communicator& comm, std::vector<Task>& tasks) {
+  std::vector<int64_t> mine;
+  for (const Task& task : tasks) mine.push_back(static_cast<int64_t>(task.samples.size()));
+  const std::vector<BlockPlace> places = place_in_rank_order(comm, mine);
+  for (size_t t = 0; t < tasks.size(); ++t) {
+    tasks[t].first_index = places[t].first;
+    tasks[t].total = places[t].total;
   }
 }
 
@@ -253,21 +268,17 @@ struct TaskRows {
 // Collective: the first sample row and token of each (task, rank) block, tasks in order and
 // within a task ranks in order, counted in samples or in tokens; returns the total.
 uint64_t place_rows(Communicator& comm, std::vector<TaskRows>& rows, bool tokens) {
-  const size_t count = rows.size();
   std::vector<int64_t> mine;
   for (const TaskRows& task : rows) {
     mine.push_back(static_cast<int64_t>(tokens ? task.shard.token_ids.size() : task.copies.size()));
   }
-  std::vector<int64_t> all(count * static_cast<size_t>(comm.size()));
-  if (count > 0) comm.all_gather(mine.data(), all.data(), count, DType::Int64);
-  uint64_t total = 0;
-  for (size_t t = 0; t < count; ++t) {
-    for (int r = 0; r < comm.size(); ++r) {
-      if (r == comm.rank()) (tokens ? rows[t].first_token : rows[t].first_sample) = total;
-      total += static_cast<uint64_t>(all[static_cast<size_t>(r) * count + t]);
-    }
+  const std::vector<BlockPlace> places = place_in_rank_order(comm, mine);
+  uint64_t before = 0;  // rows of the earlier tasks
+  for (size_t t = 0; t < rows.size(); ++t) {
+    (tokens ? rows[t].first_token : rows[t].first_sample) = before + places[t].first;
+    before += places[t].total;
   }
-  return total;
+  return before;
 }
 
 }  // namespace
