@@ -119,6 +119,52 @@ TEST(Model, KvCacheMovesRowsAndRefusesOverflow) {
   EXPECT_THROW(cache.store(0, too_long, too_long), Error);
 }
 
+// Beams sharing their prompt's keys and values (left-padded prompts, beams reordered between
+// steps) give the logits of running each beam's whole sequence without a cache.
+TEST(Model, SharedPrefixBeamsGiveTheLogitsOfTheirWholeSequences) {
+  c10::InferenceMode guard;
+  for (const char* family : {"qwen3", "qwen2"}) {
+    const ModelConfig config = tiny_config(family, false);
+    const Transformer model = init_from_config(config, 5, at::kFloat, at::kCPU);
+    const std::vector<std::vector<int64_t>> prompt_ids = {{5, 9, 13}, {7, 11, 3, 21, 30}};
+    const int64_t beams = 3;
+    const at::Tensor ids = at::tensor({0, 0, 5, 9, 13, 7, 11, 3, 21, 30}, at::kLong).view({2, 5});
+    const at::Tensor mask = at::tensor({0, 0, 1, 1, 1, 1, 1, 1, 1, 1}, at::kLong).view({2, 5});
+    const at::Tensor positions = positions_from_mask(mask);
+    KvCache cache(config, 2, 5 + 3, at::kFloat, at::kCPU);
+    model.hidden_states({ids, positions, mask, &cache});
+    cache.share_prefix(beams, mask);
+    EXPECT_THROW(cache.share_prefix(beams, mask), Error);
+    at::Tensor next_positions = positions.select(1, 4).repeat_interleave(beams, 0);
+    std::vector<std::vector<int64_t>> generated(6);
+    const std::vector<std::vector<int64_t>> steps = {{10, 11, 12, 20, 21, 22}, {30, 31, 32, 40, 41, 42}, {50, 51, 52, 60, 61, 62}};
+    const std::vector<int64_t> reorder = {2, 0, 0, 4, 5, 3};  // beams only move within their prompt
+    at::Tensor logits;
+    for (size_t step = 0; step < steps.size(); ++step) {
+      if (step == 1) {
+        cache.select_rows(at::tensor(reorder, at::kLong));
+        std::vector<std::vector<int64_t>> moved;
+        for (int64_t row : reorder) moved.push_back(generated[static_cast<size_t>(row)]);
+        generated = moved;
+      }
+      next_positions = next_positions + 1;
+      for (size_t row = 0; row < 6; ++row) generated[row].push_back(steps[step][row]);
+      const at::Tensor hidden = model.hidden_states({at::tensor(steps[step], at::kLong).view({6, 1}), next_positions.view({6, 1}),
+                                                     at::Tensor(), &cache});
+      logits = model.logits(hidden.select(1, 0));
+    }
+    for (size_t row = 0; row < 6; ++row) {
+      std::vector<int64_t> sequence = prompt_ids[row / beams];
+      sequence.insert(sequence.end(), generated[row].begin(), generated[row].end());
+      const at::Tensor whole = model.hidden_states({at::tensor(sequence, at::kLong).view({1, -1}), at::Tensor(), at::Tensor(), nullptr});
+      const at::Tensor expected = model.logits(whole.select(1, whole.size(1) - 1))[0];
+      EXPECT_LT((logits[static_cast<int64_t>(row)] - expected).abs().max().item<float>(), 1e-5f) << family << " row " << row;
+    }
+    const at::Tensor two = at::zeros({6, 1}, at::kLong);
+    EXPECT_THROW(model.hidden_states({two, next_positions.view({6, 1}) + 1, at::Tensor(), &cache}), Error) << "capacity";
+  }
+}
+
 TEST(Model, ParametersKeepHuggingFaceNamesAndRoundTrip) {
   for (const bool tied : {true, false}) {
     const ModelConfig config = tiny_config(tied ? "qwen2" : "qwen3", tied);

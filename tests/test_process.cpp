@@ -325,6 +325,17 @@ TEST(BuildSft, ShardedBuildingGivesTheSameFilesAtAnyRankCount) {
     expect_same_sft_datasets(runs[0], runs[i]);
     EXPECT_FALSE(std::filesystem::exists(runs[i] / "sft" / "sequence.json.part-0"));
   }
+  const std::string store_tool = std::string(GRLM_TEST_PYTHON) + " " + GRLM_TEST_SOURCE_DIR + "/tests/oracle/check_sft_store.py ";
+  const ProcessResult table = run(store_tool + "neighbours " + runs[2].string());
+  EXPECT_EQ(table.exit_code, 0) << table.output;
+  EXPECT_NE(table.output.find("checked 157 items"), std::string::npos) << table.output;
+  // An interrupted build-sft (status in_progress, datasets present) reruns at another world size.
+  ASSERT_EQ(run(store_tool + "interrupt " + runs[2].string()).exit_code, 0);
+  const ProcessResult resumed = run(mpirun(2) + binary("grlm") + " run --device cpu --run-dir " + runs[2].string() + settings);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find("stage build-sft: resuming interrupted work"), std::string::npos) << resumed.output;
+  EXPECT_EQ(read_bytes(runs[0] / "sft" / "sequence.json"), read_bytes(runs[2] / "sft" / "sequence.json"));
+  expect_same_sft_datasets(runs[0], runs[2]);
 }
 
 // build-sft on the Beauty data with the real Qwen3 tokenizer, at np = 1 and np = 2.

@@ -142,12 +142,12 @@ std::vector<std::vector<GeneratedSequence>> beam_search(const Transformer& model
   const auto long_options = at::TensorOptions().dtype(at::kLong).device(device);
   const auto bool_options = at::TensorOptions().dtype(at::kBool).device(device);
 
-  // The prompt runs once per prompt; its cache and logits are then copied to every beam.
+  // The prompt runs once per prompt; its beams then share its keys and values (the cache holds
+  // the prompt's padding mask), and only the generated positions are per beam.
   KvCache cache(model.config(), batch_size, prompt_length + max_new, model.dtype(), device);
   at::Tensor logits = last_logits(model, {batch.input_ids, batch.positions, batch.attention_mask, &cache});
-  cache.repeat_rows(beams);
+  cache.share_prefix(beams, batch.attention_mask);
   logits = logits.repeat_interleave(beams, 0);
-  at::Tensor mask = batch.attention_mask.defined() ? batch.attention_mask.repeat_interleave(beams, 0) : at::Tensor();
   at::Tensor positions = batch.positions.select(1, prompt_length - 1).repeat_interleave(beams, 0);
 
   at::Tensor running = at::full({batch_size, beams, max_new}, options.pad_token_id, long_options);
@@ -215,12 +215,9 @@ std::vector<std::vector<GeneratedSequence>> beam_search(const Transformer& model
     if (!can_improve || all_done || hits.all().item<bool>()) break;
 
     cache.select_rows(cache_rows);
-    if (mask.defined()) {
-      mask = at::cat({mask.index_select(0, cache_rows), at::ones({rows, 1}, long_options)}, 1);
-    }
     positions = positions.index_select(0, cache_rows) + 1;
     const at::Tensor next_tokens = running.view({rows, max_new}).select(1, step).unsqueeze(1);
-    logits = last_logits(model, {next_tokens, positions.unsqueeze(1), mask, &cache});
+    logits = last_logits(model, {next_tokens, positions.unsqueeze(1), at::Tensor(), &cache});
   }
 
   const at::Tensor tokens_cpu = finished.cpu().contiguous();

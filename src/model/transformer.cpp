@@ -1,6 +1,7 @@
 #include "grlm/model/transformer.hpp"
 
 #include <cmath>
+#include <limits>
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <c10/core/GradMode.h>
@@ -101,6 +102,7 @@ int64_t KvCache::bytes_needed(const ModelConfig& config, int64_t batch, int64_t 
 }
 
 std::pair<at::Tensor, at::Tensor> KvCache::store(size_t layer, const at::Tensor& keys, const at::Tensor& values) {
+  if (shares_prefix()) throw Error("KV cache: after share_prefix, positions go through shared_prefix_attention");
   const int64_t tokens = keys.size(2);
   if (length_ + tokens > capacity_) {
     throw Error(cat("KV cache full: ", length_, " + ", tokens, " positions exceed its capacity of ", capacity_));
@@ -115,19 +117,71 @@ void KvCache::advance(int64_t tokens) { length_ += tokens; }
 void KvCache::select_rows(const at::Tensor& rows) {
   const at::Tensor index = rows.to(keys_.empty() ? at::kCPU : keys_[0].device(), at::kLong);
   // Only the filled positions move; the buffers keep their capacity.
+  const int64_t filled_length = length_ - prefix_length_;
+  if (filled_length == 0) return;
   for (size_t layer = 0; layer < keys_.size(); ++layer) {
     for (at::Tensor* buffer : {&keys_[layer], &values_[layer]}) {
-      at::Tensor filled = buffer->narrow(2, 0, length_);
+      at::Tensor filled = buffer->narrow(2, 0, filled_length);
       filled.copy_(filled.index_select(0, index));
     }
   }
 }
 
-void KvCache::repeat_rows(int64_t times) {
+void KvCache::share_prefix(int64_t beams, const at::Tensor& prompt_mask) {
+  if (shares_prefix()) throw Error("KV cache: share_prefix called twice");
+  if (beams < 1) throw Error("KV cache: share_prefix needs at least one beam");
+  prefix_length_ = length_;
+  beams_ = beams;
   for (size_t layer = 0; layer < keys_.size(); ++layer) {
-    keys_[layer] = keys_[layer].repeat_interleave(times, 0);
-    values_[layer] = values_[layer].repeat_interleave(times, 0);
+    prefix_keys_.push_back(keys_[layer].narrow(2, 0, prefix_length_));
+    prefix_values_.push_back(values_[layer].narrow(2, 0, prefix_length_));
+    const auto shape = keys_[layer].sizes();
+    const at::TensorOptions options = keys_[layer].options();
+    keys_[layer] = at::empty({shape[0] * beams, shape[1], capacity_ - prefix_length_, shape[3]}, options);
+    values_[layer] = at::empty({shape[0] * beams, shape[1], capacity_ - prefix_length_, shape[3]}, options);
   }
+  if (prompt_mask.defined() && !keys_.empty()) {
+    const at::Tensor real = prompt_mask.to(keys_[0].device()).to(at::kBool);
+    prefix_bias_ = at::zeros(real.sizes(), keys_[0].options().dtype(at::kFloat))
+                       .masked_fill_(real.logical_not(), -std::numeric_limits<float>::infinity())
+                       .view({real.size(0), 1, 1, real.size(1)});
+  }
+}
+
+at::Tensor KvCache::shared_prefix_attention(size_t layer, const at::Tensor& query, const at::Tensor& keys,
+                                            const at::Tensor& values, double scale) {
+  const int64_t generated = length_ - prefix_length_;
+  if (keys.size(2) != 1) throw Error("KV cache: a shared prefix takes one new position per step");
+  if (prefix_length_ + generated + 1 > capacity_) {
+    throw Error(cat("KV cache full: ", length_, " + 1 positions exceed its capacity of ", capacity_));
+  }
+  keys_[layer].narrow(2, generated, 1).copy_(keys);
+  values_[layer].narrow(2, generated, 1).copy_(values);
+  const int64_t rows = query.size(0);
+  const int64_t prompts = rows / beams_;
+  const int64_t kv_heads = keys.size(1);
+  const int64_t group = query.size(1) / kv_heads;  // query heads per key/value head, consecutive
+  const int64_t head_dim = query.size(3);
+  const int64_t steps = generated + 1;
+  // Query heads of one prompt's beams side by side, [B, kv_heads, beams * group, head_dim]: the
+  // prompt part is one batched product per prompt instead of one per beam.
+  const auto per_prompt = [&](const at::Tensor& x, int64_t last) {
+    return x.reshape({prompts, beams_, kv_heads, group, last}).permute({0, 2, 1, 3, 4}).reshape({prompts, kv_heads, beams_ * group, last});
+  };
+  const auto per_row = [&](const at::Tensor& x, int64_t last) {
+    return x.reshape({prompts, kv_heads, beams_, group, last}).permute({0, 2, 1, 3, 4}).reshape({rows, kv_heads, group, last});
+  };
+  const at::Tensor grouped_query = query.reshape({rows, kv_heads, group, head_dim});
+  at::Tensor prompt_scores = at::matmul(per_prompt(grouped_query, head_dim), prefix_keys_[layer].transpose(-1, -2)).to(at::kFloat);
+  if (prefix_bias_.defined()) prompt_scores = prompt_scores + prefix_bias_;
+  const at::Tensor own_keys = keys_[layer].narrow(2, 0, steps);
+  const at::Tensor own_scores = per_prompt(at::matmul(grouped_query, own_keys.transpose(-1, -2)).to(at::kFloat), steps);
+  const at::Tensor probabilities =
+      (at::cat({prompt_scores, own_scores}, -1) * scale).softmax(-1).to(query.scalar_type());
+  const at::Tensor from_prompt = at::matmul(probabilities.narrow(-1, 0, prefix_length_), prefix_values_[layer]);
+  const at::Tensor from_own =
+      at::matmul(per_row(probabilities.narrow(-1, prefix_length_, steps), steps), values_[layer].narrow(2, 0, steps));
+  return (per_row(from_prompt, head_dim) + from_own).reshape({rows, kv_heads * group, 1, head_dim});
 }
 
 // ---------------------------------------------------------------- model
@@ -355,6 +409,11 @@ at::Tensor Transformer::attention(const Layer& layer, const at::Tensor& normed, 
   const at::Tensor query = query_key.narrow(1, 0, query_heads);
   at::Tensor key = query_key.narrow(1, query_heads, kv_heads);
   at::Tensor value = qkv.narrow(2, query_heads + kv_heads, kv_heads).transpose(1, 2);
+  if (cache && cache->shares_prefix()) {
+    const at::Tensor output = cache->shared_prefix_attention(layer_index, query, key, value,
+                                                             1.0 / std::sqrt(static_cast<double>(head_dim)));
+    return at::linear(output.transpose(1, 2).reshape({batch, tokens, -1}), layer.o_proj, layer.o_bias);
+  }
   if (cache) std::tie(key, value) = cache->store(layer_index, key, value);
   const bool grouped = config_.num_key_value_heads != config_.num_attention_heads;
   at::Tensor output = at::scaled_dot_product_attention(

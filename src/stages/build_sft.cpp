@@ -239,13 +239,34 @@ Tokenizer model_tokenizer(RunContext& context, const std::vector<Task>& tasks, c
   return Tokenizer::from_json(json, (sft_dir / "tokenizer.json").string());
 }
 
-// Collective: neighbours from the training histories, each rank computing its block's anchors
-// and writing their lines of <sft_dir>/neighbours.txt.
-Neighbours computed_neighbours(RunContext& context, const Dataset& dataset, const std::filesystem::path& sft_dir) {
+// Collective: the table in the run store, row i = item i's neighbours as rows of `item_ids`, -1
+// past the end of a shorter list; each rank writes the rows of its block.
+void store_neighbours(RunStore& store, const std::string& group, const Neighbours& mine, const Dataset& dataset,
+                      const RowBlock& block) {
+  const auto width = static_cast<int64_t>(mine.width);
+  std::vector<int64_t> rows(static_cast<size_t>(block.count * width), -1);
+  for (const auto& [anchor, nearest] : mine.by_anchor) {
+    for (size_t k = 0; k < nearest.size() && static_cast<int64_t>(k) < width; ++k) {
+      rows[static_cast<size_t>((anchor - block.first) * width) + k] = nearest[k];
+    }
+  }
+  store.create_dataset(group + "/cf_neighbours", {dataset.items.size(), mine.width}, DType::Int64);
+  store.write_rows(group + "/cf_neighbours", static_cast<uint64_t>(block.first), static_cast<uint64_t>(block.count), rows.data());
+  std::vector<std::string> ids;
+  for (int64_t item = block.first; item < block.end(); ++item) ids.push_back(dataset.items.id(static_cast<ItemIndex>(item)));
+  store.write_strings(group + "/item_ids", ids);
+}
+
+// Collective: neighbours from the training histories, each rank computing its block's anchors,
+// writing their lines of <sft_dir>/neighbours.txt and their rows of <group>/cf_neighbours.
+Neighbours computed_neighbours(RunContext& context, const std::string& group, const Dataset& dataset,
+                               const std::filesystem::path& sft_dir) {
   Communicator& comm = context.runtime.world();
   CfNeighbourOptions options;
   options.max_distance = static_cast<size_t>(context.config.get_int("sft.cf_max_distance"));
   Neighbours mine = compute_cf_neighbours(dataset.interactions, dataset.items.size(), options, comm.rank(), comm.size());
+  store_neighbours(context.store, group, mine, dataset,
+                   row_block(static_cast<int64_t>(dataset.items.size()), comm.size(), comm.rank()));
   RankOrderedFile file(comm, sft_dir / "neighbours.txt");
   if (comm.rank() == 0) write_neighbours_header(file.part(), mine.width);
   const size_t left_out = write_neighbour_lines(file.part(), mine, dataset.items);
@@ -286,6 +307,12 @@ uint64_t place_rows(Communicator& comm, std::vector<TaskRows>& rows, bool tokens
 void run_build_sft(RunContext& context, const StageRun& run) {
   const Config& config = context.config;
   Communicator& comm = context.runtime.world();
+  RunStore& store = context.store;
+  const std::string group = "/" + run.name;
+  // Nothing of an interrupted run is worth keeping (building is minutes): start over.
+  for (const char* name : {"token_ids", "loss_mask", "sample_offsets", "task_id", "cf_neighbours", "item_ids"}) {
+    store.remove_if_exists(group + "/" + name);
+  }
   std::optional<Dataset> with_extracted_tids;
   const Dataset& dataset = dataset_with_tids(config, with_extracted_tids);
   const std::filesystem::path sft_dir = std::filesystem::path(config.get_string("run_dir")) / "sft";
@@ -332,7 +359,7 @@ void run_build_sft(RunContext& context, const StageRun& run) {
   }
   if (wants("collaborative")) {
     std::optional<Neighbours> computed;
-    if (!dataset.neighbours) computed = computed_neighbours(context, dataset, sft_dir);
+    if (!dataset.neighbours) computed = computed_neighbours(context, group, dataset, sft_dir);
     const std::string instruction = sft_instruction(config, "collaborative");
     tasks.push_back({"collaborative", 2, instruction,
                      build_collaborative_samples(dataset, computed ? *computed : *dataset.neighbours, instruction,
@@ -358,8 +385,6 @@ void run_build_sft(RunContext& context, const StageRun& run) {
   progress.finish();
   const uint64_t total_tokens = place_rows(comm, rows, /*tokens=*/true);
 
-  RunStore& store = context.store;
-  const std::string group = "/" + run.name;
   store.create_dataset(group + "/token_ids", {total_tokens}, DType::Int32);
   store.create_dataset(group + "/loss_mask", {total_tokens}, DType::UInt8);
   store.create_dataset(group + "/sample_offsets", {samples + 1}, DType::Int64);

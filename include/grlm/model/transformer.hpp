@@ -31,15 +31,31 @@ class KvCache {
   // and returns the layer's keys and values so far, [B, kv_heads, length + T, head_dim].
   std::pair<at::Tensor, at::Tensor> store(size_t layer, const at::Tensor& keys, const at::Tensor& values);
   void advance(int64_t tokens);  // after every layer stored T positions
-  // Row i of the cache becomes old row rows[i] (beam search), or each row repeated (beam start).
+  // Row i of the cache becomes old row rows[i] (beam search).
   void select_rows(const at::Tensor& rows);
-  void repeat_rows(int64_t times);
+
+  // Beam search: after the prompts' pass, each of the B rows becomes `beams` rows that share the
+  // prompt's keys and values instead of copying them (memory and row moves then cover only the
+  // generated positions). `prompt_mask` [B, P] marks real prompt tokens (undefined: all real).
+  // From then on only one new position per step is accepted, through shared_prefix_attention.
+  void share_prefix(int64_t beams, const at::Tensor& prompt_mask);
+  bool shares_prefix() const { return beams_ > 0; }
+  // Stores the step's keys/values [B*beams, kv_heads, 1, head_dim] of `layer` and returns the
+  // attention output [B*beams, heads, 1, head_dim] of `query` over prompt + generated positions
+  // (scores and values multiplied in the cache's dtype, softmax in float32, as HF's eager path).
+  at::Tensor shared_prefix_attention(size_t layer, const at::Tensor& query, const at::Tensor& keys,
+                                     const at::Tensor& values, double scale);
 
  private:
-  std::vector<at::Tensor> keys_;
-  std::vector<at::Tensor> values_;
+  std::vector<at::Tensor> keys_;    // [rows, kv_heads, capacity, head_dim]; after share_prefix the
+  std::vector<at::Tensor> values_;  // generated positions only, [B*beams, kv_heads, capacity - P, head_dim]
+  std::vector<at::Tensor> prefix_keys_;    // after share_prefix: the prompts', [B, kv_heads, P, head_dim]
+  std::vector<at::Tensor> prefix_values_;
+  at::Tensor prefix_bias_;  // [B, 1, 1, P]: 0 for real prompt tokens, -inf for padding
   int64_t capacity_ = 0;
   int64_t length_ = 0;
+  int64_t beams_ = 0;
+  int64_t prefix_length_ = 0;
 };
 
 // Inputs of one forward pass. `attention_mask` [B, past + T] marks real tokens (1) and padding
