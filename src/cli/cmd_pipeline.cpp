@@ -132,7 +132,7 @@ Command stage_command(const StageDef& stage) {
   command.details = stage_config_help(stage);
   const std::string name = stage.name;
   if (name == "similar") {
-    command.usage += "\n       grlm similar --vectors FILE.h5:/DATASET --k K --output OUT.h5 [--dtype float32|bfloat16]";
+    command.usage += "\n       grlm similar --vectors FILE.h5:/DATASET --k K --output OUT.h5 [--dtype float32|bfloat16] [--device auto|cpu|cuda]";
     command.options = [] {
       po::options_description options = config_options();
       po::options_description standalone("On your own vectors (no config, no run store)");
@@ -153,6 +153,7 @@ Command stage_command(const StageDef& stage) {
       standalone.k = values["k"].as<int64_t>();
       standalone.output = values["output"].as<std::string>();
       standalone.dtype = values["dtype"].as<std::string>();
+      if (values.count("device")) standalone.device = values["device"].as<std::string>();
       return run_similar_standalone(runtime, standalone);
     }
     PipelineOptions options;

@@ -37,7 +37,7 @@ struct SearchResult {
 // Reads this rank's block of `dataset` (N x D, float32 in memory), checks and normalises the rows,
 // and runs the ring search. `describe` names the row in errors (e.g. with its item id).
 SearchResult search(Runtime& runtime, RunStore& input, const std::string& dataset, int64_t k, const std::string& dtype,
-                    const std::string& source) {
+                    const Device& device, const std::string& source) {
   const std::vector<uint64_t> dims = input.dims(dataset);
   if (dims.size() != 2) throw InputError(cat(source, ": ", dataset, " must be 2-dimensional (rows x dimensions)"));
   const int64_t dim = static_cast<int64_t>(dims[1]);
@@ -46,6 +46,7 @@ SearchResult search(Runtime& runtime, RunStore& input, const std::string& datase
   SimilarityOptions options;
   options.k = usable_k(k, dims[0], source);
   options.dtype = dtype;
+  options.cuda_device = device.is_cuda() ? device.index : -1;
   std::vector<float> rows(static_cast<size_t>(result.block.count * dim));
   input.read_rows(dataset, static_cast<uint64_t>(result.block.first), static_cast<uint64_t>(result.block.count), rows.data(),
                   DType::Float32);
@@ -62,7 +63,8 @@ SearchResult search(Runtime& runtime, RunStore& input, const std::string& datase
   const auto start = std::chrono::steady_clock::now();
   result.lists = ring_top_k(runtime.world(), rows, dim, options);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  log::info("similar: ring search over ", dims[0], " x ", dim, " on ", runtime.world_size(), " rank(s) took ", seconds, " s");
+  log::info("similar: ring search over ", dims[0], " x ", dim, " on ", runtime.world_size(), device.is_cuda() ? " GPU(s)" : " CPU rank(s)",
+            " took ", seconds, " s");
   return result;
 }
 
@@ -106,7 +108,7 @@ void run_similar(RunContext& context, const StageRun& run) {
 #ifdef GRLM_HAVE_TORCH
   const Config& config = context.config;
   const SearchResult result = search(context.runtime, context.store, "/embed/vectors", config.get_int("similar.k"),
-                                     config.get_string("similar.dtype"), context.store.file_path().string());
+                                     config.get_string("similar.dtype"), context.device, context.store.file_path().string());
   const std::string group = "/" + run.name;
   const uint64_t rows = context.store.dims("/embed/vectors")[0];
   write_lists(context.store, group, rows, result);
@@ -134,7 +136,7 @@ int run_similar_standalone(Runtime& runtime, const SimilarStandaloneOptions& opt
     RunStore input(runtime, file, RunStore::FileMode::ReadOnly);
     if (!input.exists(dataset)) throw CollectiveFailure(cat(file, ": no dataset ", dataset));
     rows = input.dims(dataset).empty() ? 0 : input.dims(dataset)[0];
-    result = search(runtime, input, dataset, options.k, options.dtype, file);
+    result = search(runtime, input, dataset, options.k, options.dtype, select_device(options.device, runtime.info()), file);
   }
   RunStore output(runtime, options.output, RunStore::FileMode::Truncate);
   write_lists(output, "", rows, result);

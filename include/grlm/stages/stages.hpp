@@ -34,6 +34,7 @@ struct SimilarStandaloneOptions {
   int64_t k = 20;
   std::string output;
   std::string dtype = "float32";
+  std::string device = "auto";  // auto | cpu | cuda (one GPU per rank, NCCL ring)
 };
 int run_similar_standalone(Runtime& runtime, const SimilarStandaloneOptions& options);
 
