@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <memory>
+#include <string>
 
 #include "grlm/core/comm.hpp"
 #include "grlm/core/log.hpp"
@@ -33,20 +34,24 @@ std::filesystem::path shared_data(const std::string& relative) {
   return std::filesystem::path(source_dir ? source_dir : GRLM_TEST_SOURCE_DIR) / ".." / "shared" / "data" / relative;
 }
 
-// On ranks other than 0: only failures, with the rank, so a rank-local failure is visible.
+// On ranks other than 0: only failures, with the rank, so a rank-local failure is visible. The
+// test's name is kept from OnTestStart: asking gtest for it inside OnTestPartResult would take
+// the lock gtest already holds there (a rank deadlocked on its first failure).
 class FailurePrinter : public ::testing::EmptyTestEventListener {
  public:
   explicit FailurePrinter(int rank) : rank_(rank) {}
+  void OnTestStart(const ::testing::TestInfo& test) override {
+    test_name_ = std::string(test.test_suite_name()) + "." + test.name();
+  }
   void OnTestPartResult(const ::testing::TestPartResult& result) override {
     if (!result.failed()) return;
-    const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
-    std::fprintf(stderr, "[rank %d] FAILED %s.%s at %s:%d\n%s\n", rank_, test ? test->test_suite_name() : "?",
-                 test ? test->name() : "?", result.file_name() ? result.file_name() : "?", result.line_number(),
-                 result.summary());
+    std::fprintf(stderr, "[rank %d] FAILED %s at %s:%d\n%s\n", rank_, test_name_.c_str(),
+                 result.file_name() ? result.file_name() : "?", result.line_number(), result.summary());
   }
 
  private:
   int rank_;
+  std::string test_name_ = "?";
 };
 
 }  // namespace grlm::test

@@ -237,10 +237,12 @@ NeighbourLists cuda_ring(Communicator& world, const std::vector<float>& local, i
                          const RingLayout& layout) {
   const auto index = static_cast<c10::DeviceIndex>(options.cuda_device);
   c10::cuda::CUDAGuard guard(index);
+  const auto settle = [index] { c10::cuda::getCurrentCUDAStream(index).synchronize(); };
+  const at::Device device(at::kCUDA, index);
+  if (world.size() == 1) return tensor_ring(world, local, dim, options, layout, device, settle);  // nothing travels
   c10::cuda::CUDAStream transfers = c10::cuda::getStreamFromPool(false, index);
   const std::unique_ptr<Communicator> nccl = make_nccl_communicator(world, transfers.stream());
-  const auto settle = [index] { c10::cuda::getCurrentCUDAStream(index).synchronize(); };
-  return tensor_ring(*nccl, local, dim, options, layout, at::Device(at::kCUDA, index), settle);
+  return tensor_ring(*nccl, local, dim, options, layout, device, settle);
 }
 #endif
 
