@@ -4,28 +4,14 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <random>
 
 #include "grlm/core/comm.hpp"
 #include "grlm/model/similarity.hpp"
+#include "similarity_rows.hpp"
 #include "test_support.hpp"
 
 namespace grlm {
 namespace {
-
-// Rows of small integers, every third row a copy of an earlier one (ties of whole rows).
-std::vector<float> integer_rows(int64_t rows, int64_t dim, uint32_t seed) {
-  std::mt19937 generator(seed);
-  std::uniform_int_distribution<int> value(-2, 2);
-  std::vector<float> data(static_cast<size_t>(rows * dim));
-  for (int64_t row = 0; row < rows; ++row) {
-    for (int64_t j = 0; j < dim; ++j) {
-      data[static_cast<size_t>(row * dim + j)] =
-          row % 3 == 2 ? data[static_cast<size_t>((row / 2) * dim + j)] : static_cast<float>(value(generator));
-    }
-  }
-  return data;
-}
 
 // Per row the k best other rows: higher dot product, then lower index.
 std::vector<int64_t> brute_force(const std::vector<float>& data, int64_t rows, int64_t dim, int64_t k) {
@@ -54,7 +40,7 @@ TEST(Similarity, RingEqualsBruteForceWithExactTiesAtAnyRankCount) {
                                    {40, 3, 7, 13, "bfloat16"},      {2, 4, 1, 32 << 20, "float32"},
                                    {150, 3, 9, 1000, "float32"}};
   for (const Case& c : cases) {
-    const std::vector<float> data = integer_rows(c.rows, c.dim, static_cast<uint32_t>(c.rows * 31 + c.dim));
+    const std::vector<float> data = test::integer_rows(c.rows, c.dim, static_cast<uint32_t>(c.rows * 31 + c.dim));
     const std::vector<int64_t> expected = brute_force(data, c.rows, c.dim, c.k);
     const RowBlock block = row_block(c.rows, comm.size(), comm.rank());
     const std::vector<float> local(data.begin() + block.first * c.dim, data.begin() + block.end() * c.dim);

@@ -93,49 +93,38 @@ NeighbourLists empty_lists(int64_t rows, int64_t k) {
   return lists;
 }
 
-// CPU: host blocks travel over `comm` (MPI) while per-row insertion lists take each score tile.
-NeighbourLists host_ring(Communicator& comm, const std::vector<float>& local, int64_t dim, const SimilarityOptions& options,
-                         const RingLayout& layout) {
+// The block a rank holds at one step of the ring.
+struct HeldBlock {
+  int owner = 0;               // the rank whose rows these are
+  int64_t first = 0;           // their first global row
+  int64_t rows = 0;
+  const void* data = nullptr;  // rows x dim in the ring's dtype
+};
+
+// One pass of the ring, the same for both forms: at each step this rank multiplies the block it
+// holds (`on_block` once, then `on_tile` per tile of its own rows, at most `tile_elements`
+// scores) while the next block arrives from the left neighbour into the other buffer. `settle`
+// runs before a buffer is handed to the transfer.
+void circulate(Communicator& comm, const RingLayout& layout, void* held, void* arriving, size_t count, DType dtype,
+               int64_t tile_elements, const std::function<void(const HeldBlock&)>& on_block,
+               const std::function<void(const HeldBlock&, int64_t tile_first, int64_t tile_rows)>& on_tile,
+               const std::function<void()>& settle) {
   const int ranks = comm.size();
   const int rank = comm.rank();
   const int64_t local_rows = layout.counts[static_cast<size_t>(rank)];
-  const int64_t k = options.k;
-  const at::ScalarType type = matmul_type(options.dtype);
-  NeighbourLists lists = empty_lists(local_rows, k);
-
-  const at::Tensor mine = at::from_blob(const_cast<float*>(local.data()), {local_rows, dim}, at::kFloat).to(type);
-  // Two buffers: the block being multiplied and the one arriving from the left neighbour.
-  std::vector<float> held(static_cast<size_t>(layout.max_rows * dim), 0.0f);
-  std::vector<float> arriving(held.size(), 0.0f);
-  std::copy(local.begin(), local.end(), held.begin());
   for (int step = 0; step < ranks; ++step) {
-    const int owner = (rank - step + ranks) % ranks;  // whose block `held` is
+    settle();
     std::unique_ptr<PendingExchange> exchange;
     if (step + 1 < ranks) {
-      exchange = comm.start_exchange(held.data(), held.size(), (rank + 1) % ranks, arriving.data(), arriving.size(),
-                                     (rank - 1 + ranks) % ranks, DType::Float32);
+      exchange = comm.start_exchange(held, count, (rank + 1) % ranks, arriving, count, (rank - 1 + ranks) % ranks, dtype);
     }
-    const int64_t block_rows = layout.counts[static_cast<size_t>(owner)];
-    const int64_t block_first = layout.offsets[static_cast<size_t>(owner)];
-    if (block_rows > 0 && local_rows > 0) {
-      const at::Tensor block = at::from_blob(held.data(), {block_rows, dim}, at::kFloat).to(type).t().contiguous();
-      const int64_t tile_rows = std::max<int64_t>(1, options.tile_elements / block_rows);
+    const int owner = (rank - step + ranks) % ranks;
+    const HeldBlock block{owner, layout.offsets[static_cast<size_t>(owner)], layout.counts[static_cast<size_t>(owner)], held};
+    if (block.rows > 0 && local_rows > 0) {
+      on_block(block);
+      const int64_t tile_rows = std::max<int64_t>(1, tile_elements / block.rows);
       for (int64_t tile_first = 0; tile_first < local_rows; tile_first += tile_rows) {
-        const int64_t rows = std::min(tile_rows, local_rows - tile_first);
-        const at::Tensor scores = at::mm(mine.narrow(0, tile_first, rows), block).to(at::kFloat).contiguous();
-        const float* score_data = scores.data_ptr<float>();
-        const bool own_block = owner == rank && options.exclude_self;
-        at::parallel_for(0, rows, 16, [&](int64_t begin, int64_t end) {
-          for (int64_t row = begin; row < end; ++row) {
-            const int64_t local_row = tile_first + row;
-            RowTopK best{lists.scores.data() + local_row * k, lists.ids.data() + local_row * k, k};
-            const float* row_scores = score_data + row * block_rows;
-            for (int64_t column = 0; column < block_rows; ++column) {
-              if (own_block && column == local_row) continue;
-              best.offer(row_scores[column], block_first + column);
-            }
-          }
-        });
+        on_tile(block, tile_first, std::min(tile_rows, local_rows - tile_first));
         if (exchange) exchange->progress();
       }
     }
@@ -144,6 +133,42 @@ NeighbourLists host_ring(Communicator& comm, const std::vector<float>& local, in
       std::swap(held, arriving);
     }
   }
+}
+
+// CPU: host blocks (float32) travel over `comm` (MPI) while per-row insertion lists take each
+// score tile.
+NeighbourLists host_ring(Communicator& comm, const std::vector<float>& local, int64_t dim, const SimilarityOptions& options,
+                         const RingLayout& layout) {
+  const int64_t local_rows = layout.counts[static_cast<size_t>(comm.rank())];
+  const int64_t k = options.k;
+  const at::ScalarType type = matmul_type(options.dtype);
+  NeighbourLists lists = empty_lists(local_rows, k);
+  const at::Tensor mine = at::from_blob(const_cast<float*>(local.data()), {local_rows, dim}, at::kFloat).to(type);
+  std::vector<float> held(static_cast<size_t>(layout.max_rows * dim), 0.0f);
+  std::vector<float> arriving(held.size(), 0.0f);
+  std::copy(local.begin(), local.end(), held.begin());
+  at::Tensor block_t;  // the held block, transposed, in the matmul dtype
+  const auto on_block = [&](const HeldBlock& block) {
+    block_t = at::from_blob(const_cast<void*>(block.data), {block.rows, dim}, at::kFloat).to(type).t().contiguous();
+  };
+  const auto on_tile = [&](const HeldBlock& block, int64_t tile_first, int64_t rows) {
+    const at::Tensor scores = at::mm(mine.narrow(0, tile_first, rows), block_t).to(at::kFloat).contiguous();
+    const float* score_data = scores.data_ptr<float>();
+    const bool own_block = block.owner == comm.rank() && options.exclude_self;
+    at::parallel_for(0, rows, 16, [&](int64_t begin, int64_t end) {
+      for (int64_t row = begin; row < end; ++row) {
+        const int64_t local_row = tile_first + row;
+        RowTopK best{lists.scores.data() + local_row * k, lists.ids.data() + local_row * k, k};
+        const float* row_scores = score_data + row * block.rows;
+        for (int64_t column = 0; column < block.rows; ++column) {
+          if (own_block && column == local_row) continue;
+          best.offer(row_scores[column], block.first + column);
+        }
+      }
+    });
+  };
+  circulate(comm, layout, held.data(), arriving.data(), held.size(), DType::Float32, options.tile_elements, on_block, on_tile,
+            [] {});
   return lists;
 }
 
@@ -179,9 +204,7 @@ DType comm_dtype(at::ScalarType type) { return type == at::kBFloat16 ? DType::BF
 // device, sent over `comm` (NCCL on a GPU, MPI on the CPU), merged by tile_top_k + merge_best.
 NeighbourLists tensor_ring(Communicator& comm, const std::vector<float>& local, int64_t dim, const SimilarityOptions& options,
                            const RingLayout& layout, at::Device device, const std::function<void()>& settle) {
-  const int ranks = comm.size();
-  const int rank = comm.rank();
-  const int64_t local_rows = layout.counts[static_cast<size_t>(rank)];
+  const int64_t local_rows = layout.counts[static_cast<size_t>(comm.rank())];
   const int64_t k = options.k;
   const at::ScalarType type = matmul_type(options.dtype);
   const at::Tensor mine =
@@ -191,37 +214,22 @@ NeighbourLists tensor_ring(Communicator& comm, const std::vector<float>& local, 
   held.narrow(0, 0, local_rows).copy_(mine);
   at::Tensor best_scores = at::full({local_rows, k}, -std::numeric_limits<float>::infinity(), mine.options().dtype(at::kFloat));
   at::Tensor best_ids = at::full({local_rows, k}, std::numeric_limits<int64_t>::max(), mine.options().dtype(at::kLong));
-  for (int step = 0; step < ranks; ++step) {
-    const int owner = (rank - step + ranks) % ranks;
-    settle();  // the transfer below overwrites `arriving`, which the last step's products read as `held`
-    std::unique_ptr<PendingExchange> exchange;
-    if (step + 1 < ranks) {
-      exchange = comm.start_exchange(held.data_ptr(), static_cast<size_t>(held.numel()), (rank + 1) % ranks,
-                                     arriving.data_ptr(), static_cast<size_t>(arriving.numel()), (rank - 1 + ranks) % ranks,
-                                     comm_dtype(type));
+  at::Tensor block_t;
+  const auto on_block = [&](const HeldBlock& block) {
+    block_t = at::from_blob(const_cast<void*>(block.data), {block.rows, dim}, mine.options()).t();
+  };
+  const auto on_tile = [&](const HeldBlock& block, int64_t tile_first, int64_t rows) {
+    at::Tensor scores = at::mm(mine.narrow(0, tile_first, rows), block_t).to(at::kFloat);
+    if (block.owner == comm.rank() && options.exclude_self) {
+      scores.diagonal(tile_first).fill_(-std::numeric_limits<float>::infinity());
     }
-    const int64_t block_rows = layout.counts[static_cast<size_t>(owner)];
-    const int64_t block_first = layout.offsets[static_cast<size_t>(owner)];
-    if (block_rows > 0 && local_rows > 0) {
-      const at::Tensor block = held.narrow(0, 0, block_rows).t();
-      const int64_t tile_rows = std::max<int64_t>(1, options.tile_elements / block_rows);
-      for (int64_t tile_first = 0; tile_first < local_rows; tile_first += tile_rows) {
-        const int64_t rows = std::min(tile_rows, local_rows - tile_first);
-        at::Tensor scores = at::mm(mine.narrow(0, tile_first, rows), block).to(at::kFloat);
-        if (owner == rank && options.exclude_self) {
-          scores.diagonal(tile_first).fill_(-std::numeric_limits<float>::infinity());
-        }
-        const auto [tile_scores, columns] = tile_top_k(scores, std::min(k, block_rows));
-        merge_best(best_scores.narrow(0, tile_first, rows), best_ids.narrow(0, tile_first, rows), tile_scores,
-                   columns + block_first);
-        if (exchange) exchange->progress();
-      }
-    }
-    if (exchange) {
-      exchange->wait();
-      std::swap(held, arriving);
-    }
-  }
+    const auto [tile_scores, columns] = tile_top_k(scores, std::min(k, block.rows));
+    merge_best(best_scores.narrow(0, tile_first, rows), best_ids.narrow(0, tile_first, rows), tile_scores,
+               columns + block.first);
+  };
+  // settle: the transfer overwrites `arriving`, which the last step's products read as `held`.
+  circulate(comm, layout, held.data_ptr(), arriving.data_ptr(), static_cast<size_t>(held.numel()), comm_dtype(type),
+            options.tile_elements, on_block, on_tile, settle);
   NeighbourLists lists = empty_lists(local_rows, k);
   const at::Tensor host_scores = best_scores.cpu().contiguous();
   const at::Tensor host_ids = best_ids.cpu().contiguous();

@@ -2,7 +2,6 @@
 // ids equal to the CPU's (both merges) on integer vectors full of exact ties, then the time of
 // an exact top-20 over N x D random unit vectors in float32 and bfloat16.
 // Usage: similar_gpu [N D]   (default 100000 1024)
-#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -13,19 +12,9 @@
 
 #include "grlm/core/comm.hpp"
 #include "grlm/model/similarity.hpp"
+#include "../similarity_rows.hpp"
 
 namespace {
-
-std::vector<float> integer_rows(int64_t rows, int64_t dim) {
-  std::mt19937 generator(7);
-  std::uniform_int_distribution<int> value(-2, 2);
-  std::vector<float> data(static_cast<size_t>(rows * dim));
-  for (float& x : data) x = static_cast<float>(value(generator));
-  for (int64_t row = 2; row < rows; row += 3) {  // copies of earlier rows: ties of whole rows
-    std::copy_n(data.begin() + (row / 2) * dim, dim, data.begin() + row * dim);
-  }
-  return data;
-}
 
 std::vector<float> unit_rows(int64_t rows, int64_t dim) {
   std::mt19937 generator(11);
@@ -46,7 +35,7 @@ int main(int argc, char** argv) {
   const int64_t dim = argc > 2 ? std::stoll(argv[2]) : 1024;
   const std::unique_ptr<grlm::Communicator> local = grlm::make_local_communicator();
   int failures = 0;
-  const std::vector<float> ties = integer_rows(3000, 6);
+  const std::vector<float> ties = grlm::test::integer_rows(3000, 6, 7);
   for (const char* dtype : {"float32", "bfloat16"}) {
     grlm::SimilarityOptions options;
     options.k = 20;
