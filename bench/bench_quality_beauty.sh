@@ -5,7 +5,8 @@
 # the spec's table and writes runs/beauty/train/curve.png. Data: ../shared/data/beauty (users get
 # the same files with scripts/download_data.sh). Then Recall@10 against training time: every
 # export of train.export_steps (and the final model) evaluated on the first CURVE_USERS test
-# users, plotted to runs/beauty/recall_vs_time.png.
+# users, plotted to runs/beauty/recall_vs_time.png. The paired comparison with the last-item
+# transition baseline goes to runs/beauty-vs-transition.txt.
 # Usage: bench/bench_quality_beauty.sh [RANKS] [CURVE_USERS (default 1000; 0 skips the curve)]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,6 +34,10 @@ for name, r5, r10 in rows:
     print(f"{name:34s} {r5:7.4f} {r10:7.4f}")
 print(f"{'grlm configs/beauty.json':34s} {m['recall@5']:7.4f} {m['recall@10']:7.4f} {m['ndcg@5']:7.4f} {m['ndcg@10']:7.4f}")
 PY
+
+# The spec's last-item transition baseline recomputed on the same users (it reproduces the spec's
+# figures) and the paired difference: bootstrap interval and McNemar's test per K.
+python3 bench/compare_transition_baseline.py "$B/sequential_data.txt" "$RUN" | tee "$RUN-vs-transition.txt"
 
 [ "$CURVE_USERS" -gt 0 ] || exit 0
 # The curve's evaluations run in a copy of the run (its store and SFT files), so the run's own

@@ -5,6 +5,7 @@ It computes the logits of every position as transformers users do; the loss is t
 Prints JSON: mean step seconds (steps after the first two) and the losses."""
 import json
 import math
+import os
 import sys
 import time
 
@@ -12,6 +13,9 @@ import h5py
 import numpy as np
 import torch
 from transformers import AutoModelForCausalLM, get_cosine_schedule_with_warmup
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "oracle"))
+from train_order import batch_of  # noqa: E402  (the trainer's sample order)
 
 init, run_dir, threads, global_batch, micro_batch, steps, lr = sys.argv[1:8]
 threads, global_batch, micro_batch, steps, lr = int(threads), int(global_batch), int(micro_batch), int(steps), float(lr)
@@ -21,26 +25,10 @@ with h5py.File(f"{run_dir}/grlm.h5", "r") as store:
     mask = store["build-sft/loss_mask"][:]
     offsets = store["build-sft/sample_offsets"][:]
 samples = len(offsets) - 1
-MASK64 = (1 << 64) - 1
-
-
-def permutation(n, seed):
-    order, state = list(range(n)), seed & MASK64
-    for i in range(n - 1, 0, -1):
-        state = (state + 0x9E3779B97F4A7C15) & MASK64
-        z = state
-        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
-        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
-        z ^= z >> 31
-        j = z % (i + 1)
-        order[i], order[j] = order[j], order[i]
-    return order
 
 
 def batch(step, seed=42):
-    per_epoch = samples // global_batch
-    epoch, first = divmod(step, per_epoch)
-    chosen = permutation(samples, (seed * 1000003 + epoch) & MASK64)[first * global_batch:(first + 1) * global_batch]
+    chosen = batch_of(step, samples, global_batch, seed)
     return sorted(chosen, key=lambda i: -(offsets[i + 1] - offsets[i]))  # stable, longest first
 
 

@@ -18,13 +18,14 @@ struct ToyRun {
 };
 
 ToyRun run_toy(const std::filesystem::path& dir, const std::vector<std::string>& overrides,
-               const PipelineOptions& options = {}) {
+               const PipelineOptions& options = {}, std::function<void()> after_beta_write = {}) {
   std::vector<std::string> all = {"run_dir=" + dir.string()};
   all.insert(all.end(), overrides.begin(), overrides.end());
   const Config config = Config::load(test::toy_schema(), std::nullopt, all);
   RunStore store(test::runtime(), dir);
   RunContext context{config, test::runtime(), store, Device{}};
   ToyRun run;
+  run.counters.after_beta_write = std::move(after_beta_write);
   run.outcomes = test::toy_pipeline(run.counters).run(context, options);
   if (store.exists("/beta/sum")) run.beta_sum = store.read_all<double>("/beta/sum")[0];
   return run;
@@ -46,6 +47,22 @@ TEST(Pipeline, FirstRunComputesEverythingAndARerunSkipsIt) {
   EXPECT_EQ(actions(second), (std::vector<std::string>{"alpha:skipped (complete)", "beta:skipped (complete)",
                                                         "gamma:disabled by config"}));
   EXPECT_EQ(second.counters.alpha_runs + second.counters.beta_runs, 0);
+}
+
+TEST(Pipeline, InterruptedStageThatDoesNotResumeStartsOverFromAnEmptyGroup) {
+  const auto dir = test::scratch_dir("pipeline-restart");
+  // beta interrupted after writing its dataset: left in progress under the same hash.
+  struct Interrupted {};
+  EXPECT_THROW(run_toy(dir, {}, {}, [] { throw Interrupted{}; }), Interrupted);
+  {
+    RunStore store(test::runtime(), dir);
+    ASSERT_EQ(store.stage_status("beta").state, StageState::InProgress);
+    ASSERT_TRUE(store.exists("/beta/sum"));
+  }
+  const ToyRun rerun = run_toy(dir, {});
+  EXPECT_EQ(actions(rerun), (std::vector<std::string>{"alpha:skipped (complete)", "beta:ran", "gamma:disabled by config"}));
+  EXPECT_EQ(rerun.counters.beta_runs, 1);
+  EXPECT_EQ(rerun.beta_sum, 7999.0 * 8000.0 / 2.0);
 }
 
 TEST(Pipeline, ChangedDownstreamOptionRerunsOnlyDownstream) {

@@ -30,7 +30,7 @@ const SequenceSample& sample_of(const std::vector<SequenceSample>& samples, cons
 
 TEST(SequenceTask, OneSamplePerBeautyUser) {
   SequenceTaskReport report;
-  const auto samples = build_sequence_samples(beauty(), "Predict the next item.", 20, report);
+  const auto samples = build_sequence_samples(beauty(), "Predict the next item.", {}, report);
   EXPECT_EQ(report.users, 22363u);
   EXPECT_EQ(report.samples, 22363u);
   EXPECT_EQ(report.dropped_invalid_tids, 0u);
@@ -47,7 +47,7 @@ TEST(SequenceTask, OneSamplePerBeautyUser) {
 
 TEST(SequenceTask, UserOneSplitByHand) {
   SequenceTaskReport report;
-  const auto samples = build_sequence_samples(beauty(), "Predict.", 20, report);
+  const auto samples = build_sequence_samples(beauty(), "Predict.", {}, report);
   const SequenceSample& user = sample_of(samples, "1");  // "1 1 2 3 4 5 6 7 8"
   EXPECT_EQ(user.sample.input, "Item text ID: [hair-mask, color-lock, citrus, protein, unisex] Title: None.\n");
   EXPECT_EQ(user.sample.output.substr(0, user.sample.output.find('\n') + 1),
@@ -57,9 +57,25 @@ TEST(SequenceTask, UserOneSplitByHand) {
   EXPECT_EQ(beauty().items.id(user.test_item), "8");
 }
 
+TEST(SequenceTask, TrainingThroughValidationAddsItemNMinusOneOnly) {
+  SequenceTaskReport report;
+  const auto compat = build_sequence_samples(beauty(), "Predict.", {}, report);
+  const auto through = build_sequence_samples(beauty(), "Predict.", {20, true}, report);
+  ASSERT_EQ(through.size(), compat.size());
+  for (size_t i = 0; i < compat.size(); ++i) {
+    // The compat output, then the validation item's line; the test item never appears.
+    ASSERT_EQ(through[i].sample.output, compat[i].sample.output + item_line(beauty(), compat[i].validation_item));
+    ASSERT_EQ(through[i].sample.input, compat[i].sample.input);
+    ASSERT_EQ(through[i].test_item, compat[i].test_item);
+  }
+  const SequenceSample& user = sample_of(through, "1");  // "1 1 2 3 4 5 6 7 8": outputs items 2..7
+  EXPECT_EQ(std::count(user.sample.output.begin(), user.sample.output.end(), '\n'), 6);
+  EXPECT_TRUE(user.sample.output.ends_with(item_line(beauty(), user.validation_item)));
+}
+
 TEST(SequenceTask, LongHistoryKeepsTheLastTwentyItems) {
   SequenceTaskReport report;
-  const auto samples = build_sequence_samples(beauty(), "Predict.", 20, report);
+  const auto samples = build_sequence_samples(beauty(), "Predict.", {}, report);
   // "6 40 41 ... 62": 23 items; the window is 43 .. 62.
   const SequenceSample& user = sample_of(samples, "6");
   ASSERT_EQ(user.items.size(), 20u);
@@ -85,7 +101,7 @@ TEST(SequenceTask, ItemsWithoutValidTidsDropTheUser) {
   }
   dataset.tids->has[3] = 1;  // "d" listed with empty words: not valid
   SequenceTaskReport report;
-  const auto samples = build_sequence_samples(dataset, "", 20, report);
+  const auto samples = build_sequence_samples(dataset, "", {}, report);
   EXPECT_EQ(report.dropped_invalid_tids, 1u);  // u1 has "d"
   EXPECT_EQ(report.dropped_too_short, 1u);     // u3 has 2 items
   ASSERT_EQ(samples.size(), 1u);

@@ -209,6 +209,7 @@ TEST(WordLevelTokenizer, BuiltFromTidsAndTitlesEncodesAsTheTokenizersLibraryLoad
   }
   WordLevelSpec spec;
   spec.required_words = required;
+  spec.phrases = {"Item text ID:", "Title: None."};
   spec.min_count = 3;
   const std::string json = build_word_level_tokenizer({corpus.begin(), corpus.end()}, spec);
   // Counted in three uneven parts (as ranks do), merged through the byte form: the same file.
@@ -224,11 +225,18 @@ TEST(WordLevelTokenizer, BuiltFromTidsAndTitlesEncodesAsTheTokenizersLibraryLoad
   EXPECT_EQ(tokenizer.model_type(), "WordLevel");
   EXPECT_EQ(tokenizer.token_to_id("<unk>"), 0);
   EXPECT_EQ(tokenizer.token_to_id("<|im_end|>"), 4);
-  // A TID line is all known words: no <unk>.
-  const std::vector<TokenId> ids = tokenizer.encode("Item text ID: [hair-mask, color-lock, citrus, protein, unisex]");
-  EXPECT_EQ(ids.size(), 15u);  // item text id : [ w1 , w2 , w3 , w4 , w5 ]
+  EXPECT_EQ(tokenizer.token_to_id("item text id:"), 5);  // the phrases follow the special tokens
+  EXPECT_EQ(tokenizer.token_to_id("title: none."), 6);
+  // A TID line is all known words and the two phrases: no <unk>.
+  const std::vector<TokenId> ids = tokenizer.encode("Item text ID: [hair-mask, color-lock, citrus, protein, unisex] Title: None.\n");
+  EXPECT_EQ(ids.size(), 13u);  // "item text id:" [ w1 , w2 , w3 , w4 , w5 ] "title: none."
+  EXPECT_EQ(ids.front(), 5);
+  EXPECT_EQ(ids.back(), 6);
   EXPECT_EQ(std::count(ids.begin(), ids.end(), 0), 0);
-  EXPECT_EQ(tokenizer.decode(ids), "item text id : [ hair-mask , color-lock , citrus , protein , unisex ]");
+  EXPECT_EQ(tokenizer.decode(ids), "item text id: [ hair-mask , color-lock , citrus , protein , unisex ] title: none.");
+  // The TID alone (what constrained decoding spells) keeps its own tokens.
+  EXPECT_EQ(tokenizer.encode("[hair-mask, color-lock, citrus, protein, unisex]"),
+            std::vector<TokenId>(ids.begin() + 1, ids.end() - 1));
 
   // The tokenizers library loads the saved file and gives the same ids and decoded text.
   const auto dir = std::filesystem::path(GRLM_TEST_BINARY_DIR) / "test-scratch" / "word-level";
@@ -237,6 +245,7 @@ TEST(WordLevelTokenizer, BuiltFromTidsAndTitlesEncodesAsTheTokenizersLibraryLoad
   std::vector<std::string> samples(corpus.begin(), corpus.begin() + 2000);
   samples.insert(samples.end(), corpus.end() - 400, corpus.end());
   samples.push_back("Unknown WORDS zzqx <|im_start|>user\nÉlan vital — 100% [x]");
+  samples.push_back("1. ITEM TEXT ID: [a, b] Title: None.\n2. Item text ID:[x] title: none.title: Nones. item text id");
   {
     std::ofstream out(dir / "corpus.jsonl");
     for (const std::string& sample : samples) out << nlohmann::json(sample).dump() << "\n";

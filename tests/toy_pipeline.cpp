@@ -65,7 +65,9 @@ Pipeline toy_pipeline(ToyCounters& counters) {
                   for (double value : values) sum += value;
                   context.store.create_dataset("/beta/sum", {1}, DType::Float64);
                   context.store.write_rows("/beta/sum", 0, context.store.rank() == 0 ? 1 : 0, &sum, DType::Float64);
+                  if (counters.after_beta_write) counters.after_beta_write();
                 }};
+  beta.resumes = false;  // one dataset written at the end: an interrupted beta starts over
   StageDef gamma{"gamma", "optional", {"beta"}, {"gamma"}, {}, 1,
                  [](const Config& config) { return config.get_bool("gamma.enabled"); },
                  [](RunContext& context, const StageRun&) {

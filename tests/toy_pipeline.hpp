@@ -17,6 +17,8 @@ struct ToyCounters {
   int beta_runs = 0;
   // Called after each committed chunk with the number of chunks committed so far (all ranks).
   std::function<void(uint64_t)> after_commit;
+  // Called after beta wrote its dataset, before the stage is marked complete.
+  std::function<void()> after_beta_write;
 };
 
 // 1000 values per chunk; alpha.chunks chunks; value[i] = i * alpha.scale.

@@ -57,6 +57,9 @@ const ConfigSchema& grlm_config_schema() {
       {"sft.tasks", ValueType::StringList, json::array({"term", "sequence", "collaborative"}),
        "instruction tasks to build: term, sequence, collaborative", {}},
       {"sft.window", ValueType::Integer, 20, "items per user in the sequence task (the last N)", {}},
+      {"sft.train_on_validation", ValueType::Boolean, false,
+       "sequence task outputs run through item n-1, the validation target (compat: n-2); the training data of the "
+       "last-item transition baseline; evaluating the validation split is then not held out", {}},
       {"sft.weight.term", ValueType::Number, 1.0, "copies of each term-internalisation sample (fractions sampled)", {}},
       {"sft.weight.sequence", ValueType::Number, 1.0, "copies of each sequence-prediction sample", {}},
       {"sft.weight.collaborative", ValueType::Number, 1.0, "copies of each collaborative-signal sample", {}},

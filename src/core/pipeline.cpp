@@ -97,8 +97,11 @@ std::vector<StageOutcome> Pipeline::run(RunContext& context, const PipelineOptio
           log::info("stage ", stage_def.name, ": ", forced ? "recomputing (--from)" : "options or inputs changed, recomputing");
         }
         const auto start = std::chrono::steady_clock::now();
+        if (status.state == StageState::InProgress && !stage_def.resumes) {
+          log::info("stage ", stage_def.name, ": an interrupted run's partial work is not kept, starting over");
+        }
         StageRun run{stage_def.name, hash, false};
-        run.resumed = context.store.start_stage(stage_def.name, hash, /*resume=*/!forced);
+        run.resumed = context.store.start_stage(stage_def.name, hash, /*resume=*/!forced && stage_def.resumes);
         log::info("stage ", stage_def.name, ": ", run.resumed ? "resuming interrupted work" : "starting");
         stage_def.run(context, run);
         const double seconds =

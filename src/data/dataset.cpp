@@ -47,15 +47,30 @@ Dataset load_dataset(const Config& config) {
   return dataset;
 }
 
-const Dataset& load_dataset_once(const Config& config) {
+namespace {
+
+Dataset& cached_dataset(const Config& config) {
   static std::string loaded_key;
   static std::unique_ptr<Dataset> loaded;
   const std::string key = config.select({"data"}).dump();
   if (!loaded || loaded_key != key) {
+    loaded.reset();  // the old copy goes before the new one is read
     loaded = std::make_unique<Dataset>(load_dataset(config));
     loaded_key = key;
   }
   return *loaded;
+}
+
+}  // namespace
+
+const Dataset& load_dataset_once(const Config& config) { return cached_dataset(config); }
+
+const Dataset& load_dataset_once_with_tids(const Config& config, const std::filesystem::path& tids_file) {
+  Dataset& dataset = cached_dataset(config);
+  TidTable tids = load_tids(tids_file, dataset.items, /*closed_items=*/true);
+  fit_tids_to_items(tids, dataset.items);
+  dataset.tids = std::move(tids);
+  return dataset;
 }
 
 }  // namespace grlm

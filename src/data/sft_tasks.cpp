@@ -37,7 +37,7 @@ std::string item_line(const Dataset& dataset, ItemIndex item) {
 }
 
 std::vector<SequenceSample> build_sequence_samples(const Dataset& dataset, const std::string& instruction,
-                                                   size_t window, SequenceTaskReport& report,
+                                                   const SequenceTaskOptions& options, SequenceTaskReport& report,
                                                    std::optional<RowBlock> only) {
   std::vector<SequenceSample> samples;
   const Interactions& interactions = dataset.interactions;
@@ -48,7 +48,8 @@ std::vector<SequenceSample> build_sequence_samples(const Dataset& dataset, const
   const TidTable& tids = *dataset.tids;
   for (auto user = static_cast<size_t>(users.first); user < static_cast<size_t>(users.end()); ++user) {
     const uint64_t end = interactions.offsets[user + 1];
-    const uint64_t begin = std::max<uint64_t>(interactions.offsets[user], end >= window ? end - window : 0);
+    const uint64_t begin =
+        std::max<uint64_t>(interactions.offsets[user], end >= options.window ? end - options.window : 0);
     const std::vector<ItemIndex> items(interactions.items.begin() + static_cast<std::ptrdiff_t>(begin),
                                        interactions.items.begin() + static_cast<std::ptrdiff_t>(end));
     if (!std::all_of(items.begin(), items.end(), [&](ItemIndex item) { return has_valid_tid(tids, item); })) {
@@ -66,7 +67,8 @@ std::vector<SequenceSample> build_sequence_samples(const Dataset& dataset, const
     sequence.test_item = items.back();
     sequence.sample.instruction = instruction;
     sequence.sample.input = item_line(tids.tids[items[0]], title_of(dataset, items[0]));
-    for (size_t k = 1; k + 2 < items.size(); ++k) {
+    const size_t held_out = options.through_validation ? 1 : 2;  // the targets not written as outputs
+    for (size_t k = 1; k + held_out < items.size(); ++k) {
       sequence.sample.output += item_line(tids.tids[items[k]], title_of(dataset, items[k]));
     }
     samples.push_back(std::move(sequence));

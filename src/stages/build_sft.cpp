@@ -50,14 +50,11 @@ std::string sft_instruction(const Config& config, const std::string& task) {
   return text;
 }
 
-const Dataset& dataset_with_tids(const Config& config, std::optional<Dataset>& storage) {
-  const Dataset& loaded = load_dataset_once(config);
-  if (config.has("data.tids")) return loaded;
-  // Without data.tids the TIDs come from the extract stage's export.
-  storage = loaded;
-  storage->tids = load_tids(extracted_tids_file(config), storage->items, /*closed_items=*/true);
-  fit_tids_to_items(*storage->tids, storage->items);
-  return *storage;
+const Dataset& dataset_with_tids(const Config& config) {
+  if (config.has("data.tids")) return load_dataset_once(config);
+  // Without data.tids the TIDs come from the extract stage's export (read again on every call:
+  // extract may have rerun since).
+  return load_dataset_once_with_tids(config, extracted_tids_file(config));
 }
 
 namespace {
@@ -223,8 +220,11 @@ Tokenizer model_tokenizer(RunContext& context, const std::vector<Task>& tasks, c
     renderer.format = SftPrompt::for_tokenizer_folder(folder);
     return Tokenizer::load(*path);
   }
-  // From scratch: a word-level vocabulary of every TID term, the format words, frequent words.
+  // From scratch: a word-level vocabulary of every TID term, the format words, frequent words;
+  // the item line's fixed phrases are one token each (a line is 13 tokens instead of 18: the
+  // model's work goes into the five terms).
   WordLevelSpec spec;
+  spec.phrases = {"Item text ID:", "Title: None."};
   spec.required_words = {"item", "text", "id", ":", "[", "]", ",", "title", "none.", "user", "assistant"};
   for (size_t item = 0; item < dataset.tids->tids.size(); ++item) {
     if (!has_valid_tid(*dataset.tids, static_cast<ItemIndex>(item))) continue;
@@ -309,12 +309,7 @@ void run_build_sft(RunContext& context, const StageRun& run) {
   Communicator& comm = context.runtime.world();
   RunStore& store = context.store;
   const std::string group = "/" + run.name;
-  // Nothing of an interrupted run is worth keeping (building is minutes): start over.
-  for (const char* name : {"token_ids", "loss_mask", "sample_offsets", "task_id", "cf_neighbours", "item_ids"}) {
-    store.remove_if_exists(group + "/" + name);
-  }
-  std::optional<Dataset> with_extracted_tids;
-  const Dataset& dataset = dataset_with_tids(config, with_extracted_tids);
+  const Dataset& dataset = dataset_with_tids(config);
   const std::filesystem::path sft_dir = std::filesystem::path(config.get_string("run_dir")) / "sft";
   if (context.runtime.is_root()) std::filesystem::create_directories(sft_dir);
   comm.barrier();
@@ -343,14 +338,16 @@ void run_build_sft(RunContext& context, const StageRun& run) {
   if (wants("sequence")) {
     const std::string instruction = sft_instruction(config, "sequence");
     SequenceTaskReport report;
-    sequences = build_sequence_samples(dataset, instruction, static_cast<size_t>(config.get_int("sft.window")), report,
-                                       my_users);
+    const SequenceTaskOptions options{static_cast<size_t>(config.get_int("sft.window")),
+                                      config.get_bool("sft.train_on_validation")};
+    sequences = build_sequence_samples(dataset, instruction, options, report, my_users);
     std::array<int64_t, 4> counts = {static_cast<int64_t>(report.users), static_cast<int64_t>(report.samples),
                                      static_cast<int64_t>(report.dropped_invalid_tids),
                                      static_cast<int64_t>(report.dropped_too_short)};
     comm.all_reduce(counts.data(), counts.data(), counts.size(), DType::Int64, ReduceOp::Sum);
     log::info("build-sft: sequence task: ", counts[1], " of ", counts[0], " users; dropped ", counts[2],
-              " with an item lacking a valid TID, ", counts[3], " with fewer than 3 items");
+              " with an item lacking a valid TID, ", counts[3], " with fewer than 3 items; outputs run through item ",
+              options.through_validation ? "n-1 (sft.train_on_validation: the validation split is not held out)" : "n-2");
     Task task{"sequence", 1, instruction, {}};
     task.samples.reserve(sequences.size());
     // The task owns the text; the per-user fields stay in `sequences` (same order).

@@ -58,13 +58,17 @@ void run_evaluate(RunContext& context, const StageRun& run) {
   Runtime& runtime = context.runtime;
   const std::string split = config.get_string("evaluate.split");
   const bool test_split = split == "test";
+  if (!test_split && config.get_bool("sft.train_on_validation")) {
+    log::warn("evaluate: split validation with sft.train_on_validation=true: the model was trained on these targets, "
+              "so the figures are not held out");
+  }
   const bool constrained = config.get_bool("evaluate.constrained");
 
-  std::optional<Dataset> storage;
-  const Dataset& dataset = dataset_with_tids(config, storage);
+  const Dataset& dataset = dataset_with_tids(config);
   SequenceTaskReport report;
-  std::vector<SequenceSample> users = build_sequence_samples(dataset, sft_instruction(config, "sequence"),
-                                                             static_cast<size_t>(config.get_int("sft.window")), report);
+  // Prompts hold the compat outputs (items 2 .. n-2) and the validation line, however the model was trained.
+  const SequenceTaskOptions prompt_items{static_cast<size_t>(config.get_int("sft.window")), false};
+  std::vector<SequenceSample> users = build_sequence_samples(dataset, sft_instruction(config, "sequence"), prompt_items, report);
   const int64_t max_users = config.get_int("evaluate.max_users");
   if (max_users > 0 && static_cast<int64_t>(users.size()) > max_users) users.resize(static_cast<size_t>(max_users));
   if (users.empty()) throw InputError("evaluate: no user has a sequence sample (every user needs 3 items with valid TIDs)");

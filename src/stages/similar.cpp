@@ -70,8 +70,6 @@ SearchResult search(Runtime& runtime, RunStore& input, const std::string& datase
 
 void write_lists(RunStore& store, const std::string& group, uint64_t total_rows, const SearchResult& result) {
   const uint64_t k = static_cast<uint64_t>(result.lists.k);
-  store.remove_if_exists(group + "/ids");
-  store.remove_if_exists(group + "/scores");
   store.create_dataset(group + "/ids", {total_rows, k}, DType::Int64);
   store.create_dataset(group + "/scores", {total_rows, k}, DType::Float32);
   store.write_rows(group + "/ids", static_cast<uint64_t>(result.block.first), static_cast<uint64_t>(result.block.count),

@@ -75,6 +75,13 @@ std::string build_word_level_tokenizer_from_counts(const WordCounts& counts, con
     if (taken.insert(token).second) vocab[token] = static_cast<TokenId>(vocab.size());
   };
   for (const std::string& token : spec.special_tokens) add(token);
+  std::vector<std::string> phrases;
+  for (const std::string& phrase : spec.phrases) {
+    const std::string lower = normalized(phrase);
+    if (lower.find_first_not_of(" \t\n") == std::string::npos) throw UsageError("word-level tokenizer: a format phrase is empty");
+    if (!taken.count(lower)) phrases.push_back(lower);
+    add(lower);
+  }
   for (const std::string& word : spec.required_words) {
     const std::string lower = normalized(word);
     // A required word must survive pre-tokenization whole, or it could never be one token.
@@ -100,6 +107,10 @@ std::string build_word_level_tokenizer_from_counts(const WordCounts& counts, con
   for (const std::string& token : spec.special_tokens) {
     added.push_back({{"id", vocab[token]}, {"content", token}, {"single_word", false}, {"lstrip", false},
                      {"rstrip", false}, {"normalized", false}, {"special", true}});
+  }
+  for (const std::string& phrase : phrases) {
+    added.push_back({{"id", vocab[phrase]}, {"content", phrase}, {"single_word", false}, {"lstrip", false},
+                     {"rstrip", false}, {"normalized", true}, {"special", false}});
   }
   const nlohmann::ordered_json tokenizer = {
       {"version", "1.0"},

@@ -144,29 +144,12 @@ with open(f"{ROOT}/init-config/config.json", "w") as handle:
     json.dump(model_config, handle)
 run(1, "init-model", "--config", f"{ROOT}/init-config", "--out", f"{ROOT}/init", "--seed", "7")
 
-MASK64 = (1 << 64) - 1
-
-
-def permutation(n, seed):
-    """src/train/plan.cpp's seeded_permutation (Fisher-Yates over splitmix64)."""
-    order = list(range(n))
-    state = seed & MASK64
-    for i in range(n - 1, 0, -1):
-        state = (state + 0x9E3779B97F4A7C15) & MASK64
-        z = state
-        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
-        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
-        z ^= z >> 31
-        j = z % (i + 1)
-        order[i], order[j] = order[j], order[i]
-    return order
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from train_order import batch_of as sample_batch  # noqa: E402  (the trainer's sample order)
 
 
 def batch_of(step, global_batch, seed):
-    per_epoch = SAMPLES // global_batch
-    epoch, first = divmod(step, per_epoch)
-    order = permutation(SAMPLES, (seed * 1000003 + epoch) & MASK64)
-    return order[first * global_batch:(first + 1) * global_batch]
+    return sample_batch(step, SAMPLES, global_batch, seed)
 
 
 def oracle_train(steps, global_batch, lr, warmup_ratio, weight_decay, clip, seed, snapshot_step=None):

@@ -42,6 +42,9 @@ struct StageDef {
   // driver then leaves it out and downstream stages depend on nothing from it.
   std::function<bool(const Config&)> enabled = [](const Config&) { return true; };
   std::function<void(RunContext&, const StageRun&)> run;
+  // True when the stage keeps an interrupted run's partial work (chunks, checkpoints) and carries
+  // on from it; false: an interrupted run starts over from an empty group.
+  bool resumes = true;
 };
 
 struct PipelineOptions {

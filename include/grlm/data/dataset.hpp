@@ -97,6 +97,9 @@ Dataset load_dataset(const Config& config);
 // The same, loaded once per process for the same data.* settings: the input check at the start
 // of `grlm run` and the stages share one copy.
 const Dataset& load_dataset_once(const Config& config);
+// That shared copy with its TIDs read from `tids_file` (items outside the item table refused),
+// replacing any it had: extract's export when data.tids is unset, without copying the rest.
+const Dataset& load_dataset_once_with_tids(const Config& config, const std::filesystem::path& tids_file);
 
 // Pads a TID table to the item table's size after items were added.
 void fit_tids_to_items(TidTable& tids, const ItemTable& items);

@@ -46,11 +46,16 @@ std::string item_line(const Dataset& dataset, ItemIndex item);
 // anchors) to build, so ranks share the work; absent, all of them. Samples come in user or item
 // order, so the blocks' samples in block order are the whole task's samples.
 
+struct SequenceTaskOptions {
+  size_t window = 20;               // the user's last N items
+  bool through_validation = false;  // outputs run through item n-1 (the validation target) too
+};
+
 // Per user: the last `window` items; input = the first item's line, output = the lines of items
-// 2 .. n-2; item n-1 is the validation target, item n the test target (leave-one-out). The
-// report counts the users of the block.
+// 2 .. n-2 (compat; 2 .. n-1 `through_validation`); item n-1 is the validation target, item n
+// the test target (leave-one-out). The report counts the users of the block.
 std::vector<SequenceSample> build_sequence_samples(const Dataset& dataset, const std::string& instruction,
-                                                   size_t window, SequenceTaskReport& report,
+                                                   const SequenceTaskOptions& options, SequenceTaskReport& report,
                                                    std::optional<RowBlock> only = std::nullopt);
 
 // Per item with a valid TID and catalog text: input = title and description, output = its TID.

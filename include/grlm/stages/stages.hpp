@@ -21,9 +21,9 @@ void run_evaluate(RunContext& context, const StageRun& run);
 // data.tids is not set.
 std::filesystem::path extracted_tids_file(const Config& config);
 
-// The dataset with its TIDs: data.tids, or extract's export (kept in `storage`). build-sft and
-// evaluate see the same items, TIDs and samples.
-const Dataset& dataset_with_tids(const Config& config, std::optional<Dataset>& storage);
+// The dataset with its TIDs: data.tids, or extract's export (attached to the process's one
+// copy of the dataset). build-sft and evaluate see the same items, TIDs and samples.
+const Dataset& dataset_with_tids(const Config& config);
 // A task's instruction: sft.prompts/<task>.txt, or the built-in text (configs/prompts/).
 std::string sft_instruction(const Config& config, const std::string& task);
 

@@ -88,6 +88,9 @@ TokenizerConfig load_tokenizer_config(const std::filesystem::path& path);
 struct WordLevelSpec {
   std::vector<std::string> special_tokens = {"<unk>", "<pad>", "<|endoftext|>", "<|im_start|>", "<|im_end|>"};
   std::vector<std::string> required_words;  // always in the vocabulary, lowercased
+  // Fixed format phrases of several words ("Item text ID:"), one token each: added tokens matched
+  // in the normalized text before it is split into words. Lowercased; after the special tokens.
+  std::vector<std::string> phrases;
   size_t min_count = 2;                     // occurrences a corpus word needs
   size_t max_vocab_size = 0;                // 0: no limit; specials and required words always stay
 };
