@@ -39,10 +39,10 @@ def transition_ranking(histories, popular_ties, depth=20):
             following[a][b] += 1
     popular = [item for item, _ in sorted(popularity.items(), key=lambda kv: (-kv[1], int(kv[0])))][:depth]
     rankings = {}
+    # Counter keeps first-seen order and sorted() is stable: equal counts stay in that order.
+    tie = (lambda b: (-popularity[b], int(b))) if popular_ties else (lambda b: ())
     for user, items in histories.items():
         last = items[-2]
-        # Counter keeps first-seen order and sorted() is stable: equal counts stay in that order.
-        tie = (lambda b: (-popularity[b], int(b))) if popular_ties else (lambda b: ())
         ranked = [b for b, _ in sorted(following[last].items(), key=lambda kv: (-kv[1], *tie(kv[0])))]
         ranked = ranked[:depth]
         for item in popular:

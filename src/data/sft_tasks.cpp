@@ -46,6 +46,7 @@ std::vector<SequenceSample> build_sequence_samples(const Dataset& dataset, const
   report.users = static_cast<size_t>(users.count);
   if (!dataset.tids) return samples;
   const TidTable& tids = *dataset.tids;
+  const size_t held_out = options.through_validation ? 1 : 2;  // the targets not written as outputs
   for (auto user = static_cast<size_t>(users.first); user < static_cast<size_t>(users.end()); ++user) {
     const uint64_t end = interactions.offsets[user + 1];
     const uint64_t begin =
@@ -67,7 +68,6 @@ std::vector<SequenceSample> build_sequence_samples(const Dataset& dataset, const
     sequence.test_item = items.back();
     sequence.sample.instruction = instruction;
     sequence.sample.input = item_line(tids.tids[items[0]], title_of(dataset, items[0]));
-    const size_t held_out = options.through_validation ? 1 : 2;  // the targets not written as outputs
     for (size_t k = 1; k + held_out < items.size(); ++k) {
       sequence.sample.output += item_line(tids.tids[items[k]], title_of(dataset, items[k]));
     }

@@ -71,16 +71,17 @@ std::string build_word_level_tokenizer_from_counts(const WordCounts& counts, con
   const text::Regex words(kWordPattern, "word-level tokenizer");
   nlohmann::ordered_json vocab = nlohmann::ordered_json::object();
   std::unordered_set<std::string> taken;
-  auto add = [&](const std::string& token) {
-    if (taken.insert(token).second) vocab[token] = static_cast<TokenId>(vocab.size());
+  auto add = [&](const std::string& token) {  // false when the token was already in
+    if (!taken.insert(token).second) return false;
+    vocab[token] = static_cast<TokenId>(vocab.size());
+    return true;
   };
   for (const std::string& token : spec.special_tokens) add(token);
   std::vector<std::string> phrases;
   for (const std::string& phrase : spec.phrases) {
     const std::string lower = normalized(phrase);
     if (lower.find_first_not_of(" \t\n") == std::string::npos) throw UsageError("word-level tokenizer: a format phrase is empty");
-    if (!taken.count(lower)) phrases.push_back(lower);
-    add(lower);
+    if (add(lower)) phrases.push_back(lower);
   }
   for (const std::string& word : spec.required_words) {
     const std::string lower = normalized(word);
