@@ -2,7 +2,10 @@
 // a changed option reruns its stage and everything downstream, --from and single-stage runs.
 #include <gtest/gtest.h>
 
+#include <chrono>
+
 #include "grlm/core/error.hpp"
+#include "grlm/core/hash.hpp"
 #include "test_support.hpp"
 #include "toy_pipeline.hpp"
 
@@ -83,6 +86,61 @@ TEST(Pipeline, ChangedUpstreamOptionInvalidatesEverythingAfterIt) {
   EXPECT_EQ(changed.beta_sum, 7999.0 * 8000.0);
   // Back to the first option: recomputed again (the store keeps one result per stage).
   EXPECT_EQ(actions(run_toy(dir, {}))[0], "alpha:ran");
+}
+
+// Rank 0 writes, the others wait: every rank then hashes the same bytes.
+void write_on_root(const std::filesystem::path& file, const std::string& text) {
+  if (test::runtime().is_root()) test::write_text(file, text);
+  test::runtime().world().barrier();
+}
+
+TEST(Pipeline, EditedFileInAnInputFolderRerunsTheStage) {
+  const auto dir = test::scratch_dir("pipeline-input-folder");
+  const auto prompts = dir / "prompts";
+  if (test::runtime().is_root()) std::filesystem::create_directories(prompts);
+  write_on_root(prompts / "sequence.txt", "Predict the next items.");
+  const std::string inputs = "alpha.inputs=" + prompts.string();
+  EXPECT_EQ(actions(run_toy(dir, {inputs}))[0], "alpha:ran");
+  EXPECT_EQ(actions(run_toy(dir, {inputs}))[0], "alpha:skipped (complete)");
+  write_on_root(prompts / "sequence.txt", "Predict the next item.");  // same path, new content
+  EXPECT_EQ(actions(run_toy(dir, {inputs}))[0], "alpha:ran");
+  write_on_root(prompts / "term.txt", "Write the text ID.");  // a file more
+  EXPECT_EQ(actions(run_toy(dir, {inputs}))[0], "alpha:ran");
+  EXPECT_EQ(actions(run_toy(dir, {inputs}))[0], "alpha:skipped (complete)");
+}
+
+TEST(Pipeline, MissingInputPathNamesItsConfigKey) {
+  const auto dir = test::scratch_dir("pipeline-input-missing");
+  try {
+    run_toy(dir, {"alpha.inputs=" + (dir / "no-such-prompts").string()});
+    FAIL() << "expected an error";
+  } catch (const InputError& error) {
+    EXPECT_NE(std::string(error.what()).find("alpha.inputs: cannot read"), std::string::npos) << error.what();
+  }
+}
+
+TEST(Pipeline, LargeFilesOfAnInputFolderCountBySizeAndTime) {
+  const auto dir = test::scratch_dir("pipeline-input-large");
+  const auto folder = dir / "checkpoint";
+  if (test::runtime().is_root()) std::filesystem::create_directories(folder);
+  write_on_root(folder / "config.json", "{}");
+  write_on_root(folder / "model.safetensors", "0123456789");
+  EXPECT_EQ(hash_path(folder / "config.json"), hash_file(folder / "config.json"));
+  const uintmax_t limit = 4;  // model.safetensors is "large"
+  const std::string before = hash_path(folder, limit);
+  EXPECT_NE(before, hash_path(folder));  // content instead of size and time
+  const auto written = std::filesystem::last_write_time(folder / "model.safetensors");
+  test::runtime().world().barrier();  // every rank has hashed the first version
+  write_on_root(folder / "model.safetensors", "9876543210");  // same size; the time put back below
+  if (test::runtime().is_root()) std::filesystem::last_write_time(folder / "model.safetensors", written);
+  test::runtime().world().barrier();
+  EXPECT_EQ(hash_path(folder, limit), before);
+  test::runtime().world().barrier();
+  if (test::runtime().is_root()) {
+    std::filesystem::last_write_time(folder / "model.safetensors", written + std::chrono::seconds(1));
+  }
+  test::runtime().world().barrier();
+  EXPECT_NE(hash_path(folder, limit), before);
 }
 
 TEST(Pipeline, EnablingAStageRunsItAloneAfterCompleteUpstream) {

@@ -13,12 +13,13 @@ const ConfigSchema& toy_schema() {
       {"alpha.chunks", ValueType::Integer, 8, "chunks of alpha's work", {}},
       {"beta.offset", ValueType::Number, 0.0, "added to beta's sum", {}},
       {"gamma.enabled", ValueType::Boolean, false, "whether gamma runs", {}},
+      {"alpha.inputs", ValueType::String, nlohmann::json(), "a file or folder alpha reads", {}},
   };
   return schema;
 }
 
 Pipeline toy_pipeline(ToyCounters& counters) {
-  StageDef alpha{"alpha", "chunked values", {}, {"alpha"}, {}, 1, [](const Config&) { return true; },
+  StageDef alpha{"alpha", "chunked values", {}, {"alpha"}, {"alpha.inputs"}, 1, [](const Config&) { return true; },
                  [&counters](RunContext& context, const StageRun& run) {
                    ++counters.alpha_runs;
                    const uint64_t chunks = static_cast<uint64_t>(context.config.get_int("alpha.chunks"));

@@ -9,7 +9,7 @@
 
 namespace grlm::test {
 
-const ConfigSchema& toy_schema();  // run_dir, alpha.scale, alpha.chunks, beta.offset, toy.enabled_gamma
+const ConfigSchema& toy_schema();  // run_dir, alpha.scale, alpha.chunks, alpha.inputs, beta.offset, gamma.enabled
 
 struct ToyCounters {
   std::vector<uint64_t> chunks_computed;  // chunks this rank computed in this process

@@ -67,7 +67,8 @@ const ConfigSchema& grlm_config_schema() {
       {"sft.cf_max_distance", ValueType::Integer, 5,
        "computed neighbours: items at most this far apart in a history co-occur", {}},
       {"sft.prompts", ValueType::String, json(),
-       "folder with sequence.txt, term.txt, collaborative.txt instructions (default: built in, as configs/prompts/)", {}},
+       "folder with sequence.txt, term.txt, collaborative.txt instructions (default: built in, as configs/prompts/; "
+       "configs/prompts-short/: one-line ones for from-scratch models)", {}},
       {"sft.tokenizer", ValueType::String, json(),
        "Hugging Face tokenizer folder of the model to train; unset: a word-level tokenizer built from the data", {}},
       {"sft.max_seq_len", ValueType::Integer, 1024, "tokens per sample at most (longer ones are truncated and counted)", {}},

@@ -2,6 +2,7 @@
 
 #include <xxhash.h>
 
+#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 #include <fstream>
@@ -50,6 +51,28 @@ std::string hash_file(const std::filesystem::path& file) {
     hasher.update(std::string_view(block.data(), static_cast<size_t>(in.gcount())));
   }
   if (in.bad()) throw InputError(cat("error while reading ", file.string()));
+  return hasher.hex();
+}
+
+std::string hash_path(const std::filesystem::path& path, uintmax_t content_limit) {
+  namespace fs = std::filesystem;
+  std::error_code error;
+  if (!fs::is_directory(path, error)) return hash_file(path);
+  std::vector<fs::path> files;
+  for (const fs::directory_entry& entry : fs::directory_iterator(path)) {
+    if (entry.is_regular_file()) files.push_back(entry.path());
+  }
+  std::sort(files.begin(), files.end());  // directory order is arbitrary
+  Hasher hasher;
+  for (const fs::path& file : files) {
+    hasher.field(file.filename().string());
+    const uintmax_t size = fs::file_size(file);
+    if (size <= content_limit) {
+      hasher.field(hash_file(file));
+    } else {
+      hasher.field(cat(size, ":", fs::last_write_time(file).time_since_epoch().count()));
+    }
+  }
   return hasher.hex();
 }
 

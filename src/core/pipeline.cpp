@@ -44,18 +44,28 @@ const StageDef& Pipeline::stage(const std::string& name) const {
 std::string Pipeline::stage_hash(
     RunContext& context, const StageDef& stage,
     const std::vector<std::pair<std::string, std::string>>& upstream_hashes) const {
+  // Only rank 0 reads the inputs; an unreadable one is sent to every rank as the error, so that
+  // all ranks fail together instead of the others waiting in the broadcast.
   std::string digest;
+  std::string failure;
   if (context.runtime.is_root()) {
     Hasher hasher;
     hasher.field(stage.name).field(std::to_string(stage.format_version));
     hasher.field(context.config.select(stage.config_keys).dump());
     for (const std::string& key : stage.input_files) {
-      const std::optional<std::string> file = context.config.get_optional_string(key);
-      hasher.field(key).field(file ? hash_file(*file) : "none");
+      const std::optional<std::string> path = context.config.get_optional_string(key);
+      try {
+        hasher.field(key).field(path ? hash_path(*path) : "none");
+      } catch (const std::exception& error) {
+        failure = cat(key, ": ", error.what());
+        break;
+      }
     }
     for (const auto& [name, hash] : upstream_hashes) hasher.field(name).field(hash);
     digest = hasher.hex();
   }
+  failure = broadcast_bytes(context.runtime.world(), failure, 0);
+  if (!failure.empty()) throw InputError(failure);
   return broadcast_bytes(context.runtime.world(), digest, 0);
 }
 

@@ -20,18 +20,18 @@ std::vector<std::string> train_result_keys() {
 Pipeline grlm_pipeline() {
   return Pipeline({
       {"embed", "embed every catalog item's text into an L2-normalised vector", {}, {"embed"},
-       {"data.catalog"}, 1, needs_tid_extraction, run_embed},
+       {"data.catalog", "embed.model"}, 1, needs_tid_extraction, run_embed},
       {"similar", "exact top-k most similar items by cosine similarity", {"embed"}, {"similar"}, {}, 1,
        needs_tid_extraction, run_similar, /*resumes=*/false},
       {"extract", "five-word Term IDs per item from an LLM (or the built-in extractor)", {"similar"},
-       {"extract"}, {"data.catalog"}, 1, needs_tid_extraction, run_extract},
+       {"extract"}, {"data.catalog", "extract.model", "extract.prompt"}, 1, needs_tid_extraction, run_extract},
       {"build-sft", "the three instruction tasks, tokenized for training", {"extract"}, {"sft", "seed"},
        // format 2: the word-level tokenizer's phrase tokens ("Item text ID:", "Title: None.")
-       {"data.catalog", "data.interactions", "data.tids", "data.neighbours"}, 2,
+       {"data.catalog", "data.interactions", "data.tids", "data.neighbours", "sft.prompts", "sft.tokenizer"}, 2,
        [](const Config&) { return true; }, run_build_sft, /*resumes=*/false},
-      {"train", "full-parameter fine-tuning (ZeRO-1/2 over NCCL or MPI)", {"build-sft"}, train_result_keys(), {}, 1,
+      {"train", "full-parameter fine-tuning (ZeRO-1/2 over NCCL or MPI)", {"build-sft"}, train_result_keys(), {"train.model"}, 1,
        [](const Config&) { return true; }, run_train},
-      {"evaluate", "beam search, grounding, Recall@K and NDCG@K", {"train", "build-sft"}, {"evaluate"}, {}, 1,
+      {"evaluate", "beam search, grounding, Recall@K and NDCG@K", {"train", "build-sft"}, {"evaluate"}, {"evaluate.model"}, 1,
        [](const Config&) { return true; }, run_evaluate},
   });
 }

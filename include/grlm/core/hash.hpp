@@ -1,6 +1,7 @@
 // Content hashes (XXH3-128, hex) that decide whether a stage's inputs changed since it ran.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -27,5 +28,10 @@ class Hasher {
 std::string hash_bytes(std::string_view bytes);
 // Hash of a file's content, read in 1 MiB blocks; throws InputError when it cannot be read.
 std::string hash_file(const std::filesystem::path& file);
+// Fingerprint of a stage input named by a config key: a file's content hash, or for a folder (a
+// prompts folder, a checkpoint) the names and content hashes of the regular files directly in it.
+// Folder files larger than content_limit (weights) count by size and modification time instead,
+// so a multi-GB checkpoint is not read on every run.
+std::string hash_path(const std::filesystem::path& path, uintmax_t content_limit = uintmax_t{64} << 20);
 
 }  // namespace grlm

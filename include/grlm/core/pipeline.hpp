@@ -36,7 +36,7 @@ struct StageDef {
   std::string summary;                     // one line for --help and logs
   std::vector<std::string> upstream;       // stages whose results it reads
   std::vector<std::string> config_keys;    // config keys or groups its results depend on
-  std::vector<std::string> input_files;    // config keys naming files whose content it reads
+  std::vector<std::string> input_files;    // config keys naming files or folders whose content it reads
   int format_version = 1;                  // bump when the stage's outputs change meaning
   // False when the config makes the stage unnecessary (e.g. data.tids skips extraction); the
   // driver then leaves it out and downstream stages depend on nothing from it.
