@@ -1,6 +1,6 @@
 // Model throughput on one device, without MPI: prefill tokens/s, greedy decode tokens/s and
 // 20-beam tokens/s for a checkpoint folder; `parity` mode prints outputs for comparison with
-// transformers on GPU (bench/bench_model.py and scripts/gpu_checks.sh read its JSON).
+// transformers on GPU (bench/bench_model.py and tests/gpu/model_gpu.py read its JSON).
 //   bench_model bench  --model DIR [--device cpu|cuda] [--dtype D] [--threads T] [--batch B]
 //                      [--prompt-len P] [--new-tokens N] [--beams K] [--repeats R]
 //   bench_model parity --model DIR --input ids.jsonl [--device D] [--dtype D] [--new-tokens N] [--beams K]

@@ -1,5 +1,6 @@
 // One-device training throughput of grlm's trainer pieces (transformer + ZeRO-2 optimizer on a
-// local communicator: fp32 master weights, AdamW, clipping), for the GPU benchmark of issue 9:
+// one-rank communicator: NCCL on a GPU, the local one on the CPU; fp32 master weights, AdamW,
+// clipping), for the GPU benchmark of issue 9:
 // a Qwen3-shaped random model, micro-batches of random tokens of one length, every position
 // trained. Prints one JSON line: tokens/s, MFU against --peak-tflops, peak memory.
 // Usage: bench_train_gpu --hidden H --layers L --heads A --kv-heads K --intermediate I --vocab V
@@ -9,12 +10,14 @@
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <memory>
 #include <string>
 
 #include <ATen/ATen.h>
 #ifdef GRLM_BENCH_CUDA
 #include <ATen/cuda/CUDAContext.h>
 #include <c10/cuda/CUDACachingAllocator.h>
+#include <c10/cuda/CUDAStream.h>
 #endif
 
 #include "grlm/core/comm.hpp"
@@ -48,7 +51,14 @@ int main(int argc, char** argv) {
   const at::ScalarType dtype = parse_dtype(args["--dtype"]);
   Transformer model = init_from_config(config, 1, dtype, device);
   model.set_activation_checkpointing(args["--checkpointing"] == "1");
-  auto comm = make_local_communicator();
+  // The local communicator copies host memory; device buffers go through NCCL (of one rank), as
+  // in grlm train.
+  std::unique_ptr<Communicator> local = make_local_communicator();
+  std::unique_ptr<Communicator> comm;
+#ifdef GRLM_BENCH_CUDA
+  if (device.is_cuda()) comm = make_nccl_communicator(*local, c10::cuda::getCurrentCUDAStream(0).stream());
+#endif
+  if (!comm) comm = std::move(local);
   ZeroOptions options;
   options.stage = 2;
   options.bucket_elements = 25 * 1024 * 1024 / 2;

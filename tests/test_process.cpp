@@ -339,6 +339,30 @@ TEST(BuildSft, ShardedBuildingGivesTheSameFilesAtAnyRankCount) {
   expect_same_sft_datasets(runs[0], runs[2]);
 }
 
+// Computed neighbours hold out what the sequence task holds out: each user's last two items, or
+// with sft.train_on_validation only the test item. Item 3 is every user's validation item, so it
+// co-occurs with nothing unless the validation items are trained on.
+TEST(BuildSft, ComputedNeighboursRunThroughTheValidationItemWhenTrainingOnIt) {
+  const auto dir = fresh_dir("sft-cf-holdout");
+  std::ofstream(dir / "interactions.txt") << "1 1 2 3 4\n2 2 1 3 5\n3 1 2 3 6\n";
+  nlohmann::json tids;
+  for (const char* item : {"1", "2", "3", "4", "5", "6"}) tids[item] = {std::string("word") + item, "b", "c", "d", "e"};
+  std::ofstream(dir / "tids.json") << tids.dump();
+  const std::string settings = " --set data.interactions=" + (dir / "interactions.txt").string() +
+                               " --set data.tids=" + (dir / "tids.json").string() + " --until build-sft";
+  for (const bool through_validation : {false, true}) {
+    const std::string run_dir = (dir / (through_validation ? "n-1" : "n-2")).string();
+    const ProcessResult result =
+        run(mpirun(2) + binary("grlm") + " run --device cpu --run-dir " + run_dir + settings +
+            " --set sft.train_on_validation=" + (through_validation ? "true" : "false"));
+    ASSERT_EQ(result.exit_code, 0) << result.output;
+    const std::string expected = through_validation
+                                     ? "computed neighbours for 3 items from training histories without each user's last 1 item(s)"
+                                     : "computed neighbours for 2 items from training histories without each user's last 2 item(s)";
+    EXPECT_NE(result.output.find(expected), std::string::npos) << result.output;
+  }
+}
+
 // build-sft on the Beauty data with the real Qwen3 tokenizer, at np = 1 and np = 2.
 TEST(BuildSft, TokenizedSamplesDecodeToTheJsonAndRankCountDoesNotMatter) {
   const std::string data = std::string(GRLM_TEST_SOURCE_DIR) + "/../shared/data/beauty/";

@@ -264,6 +264,8 @@ Neighbours computed_neighbours(RunContext& context, const std::string& group, co
   Communicator& comm = context.runtime.world();
   CfNeighbourOptions options;
   options.max_distance = static_cast<size_t>(context.config.get_int("sft.cf_max_distance"));
+  // The sequence task's outputs run through the validation item then, so may the co-occurrences.
+  options.holdout = context.config.get_bool("sft.train_on_validation") ? 1 : 2;
   Neighbours mine = compute_cf_neighbours(dataset.interactions, dataset.items.size(), options, comm.rank(), comm.size());
   store_neighbours(context.store, group, mine, dataset,
                    row_block(static_cast<int64_t>(dataset.items.size()), comm.size(), comm.rank()));
@@ -273,8 +275,8 @@ Neighbours computed_neighbours(RunContext& context, const std::string& group, co
   file.commit();
   const auto anchors = all_reduce_value<int64_t>(comm, static_cast<int64_t>(mine.by_anchor.size()), ReduceOp::Sum);
   const auto short_lists = all_reduce_value<int64_t>(comm, static_cast<int64_t>(left_out), ReduceOp::Sum);
-  log::info("build-sft: computed neighbours for ", anchors, " items from training histories (", short_lists,
-            " with fewer than ", mine.width, " left out of neighbours.txt)");
+  log::info("build-sft: computed neighbours for ", anchors, " items from training histories without each user's last ",
+            options.holdout, " item(s) (", short_lists, " with fewer than ", mine.width, " left out of neighbours.txt)");
   return mine;
 }
 

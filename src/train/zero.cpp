@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <utility>
 
 #include <c10/core/GradMode.h>
 #include <torch/csrc/autograd/function.h>
@@ -118,7 +119,8 @@ class ZeroOptimizer::BucketHook final : public torch::autograd::FunctionPostHook
   size_t parameter_;
 };
 
-using Accumulators = std::vector<c10::intrusive_ptr<torch::autograd::Node>>;
+// The accumulator's handle type changed (shared_ptr up to libtorch 2.11, intrusive_ptr later).
+using Accumulators = std::vector<decltype(torch::autograd::impl::grad_accumulator(std::declval<const at::Tensor&>()))>;
 
 ZeroOptimizer::ZeroOptimizer(Transformer& model, Communicator& comm, const ZeroOptions& options)
     : model_(model), comm_(comm), options_(options) {

@@ -1,4 +1,4 @@
-// GPU checks of the foundation, run on a machine with a GPU (scripts/gpu_checks.sh): device
+// GPU checks of the foundation, run on a machine with a GPU (scripts/gpu_session.sh): device
 // selection binds a CUDA device, and the NCCL backend of the communicator moves and reduces
 // device buffers correctly (one rank: every collective must return its input, bit for bit).
 #include <cuda_runtime.h>

@@ -1,4 +1,4 @@
-"""GPU checks of the libtorch model (run by scripts/gpu_model_checks.sh on a machine with a GPU):
+"""GPU checks of the libtorch model (run by scripts/gpu_session.sh on a machine with a GPU):
 parity with transformers on CUDA in float32 (tight) and bfloat16 (bf16-appropriate tolerances),
 then the bf16 throughput benchmark of a ~0.5B Qwen3 against transformers' generate.
 

@@ -1,4 +1,4 @@
-// The similarity ring on one GPU (NCCL communicator of one rank, scripts/gpu_model_checks.sh):
+// The similarity ring on one GPU (one rank, scripts/gpu_session.sh):
 // ids equal to the CPU's (both merges) on integer vectors full of exact ties, then the time of
 // an exact top-20 over N x D random unit vectors in float32 and bfloat16.
 // Usage: similar_gpu [N D]   (default 100000 1024)
