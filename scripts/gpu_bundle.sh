@@ -29,13 +29,14 @@ fi
 NVIDIA_DIR="$(python3 -c 'import nvidia, os; print(os.path.dirname(list(nvidia.__path__)[0]) + "/nvidia")')"
 [ -e "$TORCH_ROOT/nvidia" ] || ln -s "$NVIDIA_DIR" "$TORCH_ROOT/nvidia"
 
+mkdir -p "$BUILD"
 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DTorch_DIR="$TORCH_ROOT/torch/share/cmake/Torch" \
-  -DGRLM_BUILD_TESTS=ON -DGRLM_BUILD_BENCH=ON > "$BUILD.configure.log"
-grep -q "CUDA/NCCL backend ON" "$BUILD.configure.log" || { echo "gpu_bundle: no CUDA backend (nvcc, NCCL?)" >&2; exit 1; }
+  -DGRLM_BUILD_TESTS=ON -DGRLM_BUILD_BENCH=ON > "$BUILD/grlm-configure.log"
+grep -q "CUDA/NCCL backend ON" "$BUILD/grlm-configure.log" || { echo "gpu_bundle: no CUDA backend (nvcc, NCCL?)" >&2; exit 1; }
 cmake --build "$BUILD" -j"${GRLM_JOBS:-2}" --target grlm gpu_checks similar_gpu bench_model bench_train_gpu
 
 rm -rf "$BUNDLE" && mkdir -p "$BUNDLE/bin" "$BUNDLE/lib" "$BUNDLE/ompi/usr/share" "$BUNDLE/data"
-for binary in grlm tests/gpu_checks tests/similar_gpu bench/bench_model bench/bench_train_gpu; do
+for binary in grlm tests/gpu_checks tests/similar_gpu tests/bench_model bench/bench_train_gpu; do
   strip -o "$BUNDLE/bin/$(basename "$binary")" "$BUILD/$binary"
 done
 mkdir -p "$BUNDLE/ompi$(dirname "$OMPI_PKGLIB")"
