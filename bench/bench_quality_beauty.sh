@@ -27,7 +27,7 @@ for assignment in ${GRLM_SETS:-}; do DATA+=(--set "$assignment"); done
 "${LAUNCHER[@]}" "$GRLM" run --config "$CONFIG" --set "run_dir=$RUN" "${DATA[@]}" 2>&1 | tee "$RUN.log"
 end=$(date +%s)
 if python3 -c "import matplotlib" 2> /dev/null; then python3 scripts/plot_train.py "$RUN"; fi
-python3 - "$RUN" "$((end - start))" "$RANKS" "$CONFIG" <<'PY'
+python3 - "$RUN" "$((end - start))" "$RANKS" "$CONFIG ${GRLM_SETS:-}" <<'PY'
 import json, sys
 run, seconds, ranks = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 m = json.load(open(f"{run}/metrics.json"))

@@ -26,7 +26,11 @@ if [ ! -f "$TORCH_ROOT/torch/share/cmake/Torch/TorchConfig.cmake" ]; then
 fi
 # libtorch_cuda's CUDA libraries (nvidia-* wheels, found through its RPATH ../../nvidia): the
 # ones of the torch installed here, for linking and for running the bundle's binaries here.
-NVIDIA_DIR="$(python3 -c 'import nvidia, os; print(os.path.dirname(list(nvidia.__path__)[0]) + "/nvidia")')"
+NVIDIA_DIR="$(python3 -c 'import nvidia; print(list(nvidia.__path__)[0])' 2> /dev/null || true)"
+if [ -z "$NVIDIA_DIR" ]; then
+  echo "gpu_bundle: no nvidia-* wheels here (install torch with CUDA: scripts/setup.sh)" >&2
+  exit 1
+fi
 [ -e "$TORCH_ROOT/nvidia" ] || ln -s "$NVIDIA_DIR" "$TORCH_ROOT/nvidia"
 
 mkdir -p "$BUILD"

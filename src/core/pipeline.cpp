@@ -64,8 +64,7 @@ std::string Pipeline::stage_hash(
     for (const auto& [name, hash] : upstream_hashes) hasher.field(name).field(hash);
     digest = hasher.hex();
   }
-  failure = broadcast_bytes(context.runtime.world(), failure, 0);
-  if (!failure.empty()) throw InputError(failure);
+  throw_rank0_problem<InputError>(context.runtime.world(), failure);
   return broadcast_bytes(context.runtime.world(), digest, 0);
 }
 

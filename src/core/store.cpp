@@ -190,8 +190,7 @@ RunStore::RunStore(Runtime& runtime, const std::filesystem::path& file, FileMode
       std::filesystem::remove(file, error);
     }
   }
-  problem = broadcast_bytes(runtime_.world(), problem, 0);
-  if (!problem.empty()) throw InputError(problem);
+  throw_rank0_problem<InputError>(runtime_.world(), problem);
   open_parallel();
 }
 
@@ -204,8 +203,7 @@ RunStore::RunStore(Runtime& runtime, const std::filesystem::path& run_dir)
     std::filesystem::create_directories(run_dir_, error);
     if (error) problem = cat("cannot create run_dir ", run_dir_.string(), ": ", error.message());
   }
-  problem = broadcast_bytes(runtime_.world(), problem, 0);
-  if (!problem.empty()) throw Error(problem);
+  throw_rank0_problem<Error>(runtime_.world(), problem);
   open_parallel();
 }
 

@@ -86,6 +86,14 @@ std::vector<std::string> all_gather_bytes(Communicator& comm, const std::string&
 // Rank `root` sends a byte string; every rank returns it.
 std::string broadcast_bytes(Communicator& comm, std::string bytes, int root);
 
+// Collective: rank 0's `problem` (empty: none) reaches every rank, which throws it as an E, so a
+// failure only rank 0 can see ends every rank the same way instead of leaving some waiting.
+template <class E>
+void throw_rank0_problem(Communicator& comm, const std::string& problem) {
+  const std::string shared = broadcast_bytes(comm, problem, 0);
+  if (!shared.empty()) throw E(shared);
+}
+
 // A communicator of one rank in this process (no MPI): collectives copy send to receive. For
 // single-process tools and GPU checks, and as the bootstrap of a one-GPU NCCL communicator.
 std::unique_ptr<Communicator> make_local_communicator();
