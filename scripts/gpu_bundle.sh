@@ -11,6 +11,8 @@
 #   ompi/  Open MPI's components and help files at their installed paths under OPAL_PREFIX=ompi/usr
 #   data/  the Beauty files of bench/bench_quality_beauty.sh
 # Usage: scripts/gpu_bundle.sh [BUILD_DIR (default build-gpu-torch)]
+# GPU_TORCH_ROOT: where the wheel is unpacked (default ~/.cache/grlm/torch-VERSION). Then, with
+# the device tool: run `bash scripts/gpu_session.sh` there, carrying gpu-runtime.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD="${1:-build-gpu-torch}"
