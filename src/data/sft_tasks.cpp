@@ -46,7 +46,7 @@ std::vector<SequenceSample> build_sequence_samples(const Dataset& dataset, const
   report.users = static_cast<size_t>(users.count);
   if (!dataset.tids) return samples;
   const TidTable& tids = *dataset.tids;
-  const size_t held_out = options.through_validation ? 1 : 2;  // the targets not written as outputs
+  const size_t held_out = held_out_items(options.through_validation);  // the targets not written as outputs
   for (auto user = static_cast<size_t>(users.first); user < static_cast<size_t>(users.end()); ++user) {
     const uint64_t end = interactions.offsets[user + 1];
     const uint64_t begin =

@@ -264,8 +264,7 @@ Neighbours computed_neighbours(RunContext& context, const std::string& group, co
   Communicator& comm = context.runtime.world();
   CfNeighbourOptions options;
   options.max_distance = static_cast<size_t>(context.config.get_int("sft.cf_max_distance"));
-  // The sequence task's outputs run through the validation item then, so may the co-occurrences.
-  options.holdout = context.config.get_bool("sft.train_on_validation") ? 1 : 2;
+  options.holdout = held_out_items(context.config.get_bool("sft.train_on_validation"));
   Neighbours mine = compute_cf_neighbours(dataset.interactions, dataset.items.size(), options, comm.rank(), comm.size());
   store_neighbours(context.store, group, mine, dataset,
                    row_block(static_cast<int64_t>(dataset.items.size()), comm.size(), comm.rank()));

@@ -51,6 +51,10 @@ struct SequenceTaskOptions {
   bool through_validation = false;  // outputs run through item n-1 (the validation target) too
 };
 
+// How many of each user's last items training never sees: the test target, and the validation
+// target unless training runs through it. The sequence task and computed neighbours agree on it.
+inline size_t held_out_items(bool through_validation) { return through_validation ? 1 : 2; }
+
 // Per user: the last `window` items; input = the first item's line, output = the lines of items
 // 2 .. n-2 (compat; 2 .. n-1 `through_validation`); item n-1 is the validation target, item n
 // the test target (leave-one-out). The report counts the users of the block.
