@@ -81,18 +81,19 @@ pack() {
 }
 
 GPU_SETS="device=cuda train.micro_batch_size=64 evaluate.batch_size=64"
+# The quality benchmark on one GPU rank; a run adds RUN=..., GRLM_SETS=..., the script and its arguments.
+BEAUTY=(env GRLM="$R/grlm" LAUNCH= BEAUTY_DATA="$R/data")
 {
   nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
   python3 -c "import torch; print('device libtorch', torch.__version__)"
   step gpu_checks 60 "$R/gpu_checks"
   step similar_gpu 120 "$R/similar_gpu" 100000 1024
-  step beauty 300 env RUN=/tmp/gpu/beauty-gpu GRLM="$R/grlm" LAUNCH= BEAUTY_DATA="$R/data" GRLM_SETS="$GPU_SETS" \
-    bench/bench_quality_beauty.sh 1 1000
+  step beauty 300 "${BEAUTY[@]}" RUN=/tmp/gpu/beauty-gpu GRLM_SETS="$GPU_SETS" bench/bench_quality_beauty.sh 1 1000
   [ -d /tmp/gpu/beauty-gpu ] && pack /tmp/gpu/beauty-gpu
   step model_gpu 120 python3 tests/gpu/model_gpu.py "$R/bench_model" /tmp/gpu/models
   if [ -n "${GPU_VARIANT:-}" ]; then
-    step beauty-variant 300 env RUN=/tmp/gpu/beauty-gpu-variant GRLM="$R/grlm" LAUNCH= BEAUTY_DATA="$R/data" \
-      GRLM_SETS="$GPU_SETS $GPU_VARIANT" bench/bench_quality_beauty.sh 1 0
+    step beauty-variant 300 "${BEAUTY[@]}" RUN=/tmp/gpu/beauty-gpu-variant GRLM_SETS="$GPU_SETS $GPU_VARIANT" \
+      bench/bench_quality_beauty.sh 1 0
     [ -d /tmp/gpu/beauty-gpu-variant ] && pack /tmp/gpu/beauty-gpu-variant
   fi
   step train_grlm 60 "$R/bench_train_gpu" --hidden 896 --layers 24 --heads 14 --kv-heads 2 \
