@@ -7,7 +7,9 @@ last"): count the transitions a -> b between consecutive items of every user's h
 its last item; for each user rank the items that followed the user's second-to-last item by that
 count, then fill up with the most popular items (ties: the lower id). Ties between followers: in
 the order the transitions were first seen (this reproduces the spec's 0.0573 / 0.0718 / N@10
-0.0479 exactly) or, as a stronger variant, the more popular follower first.
+0.0479 exactly) or, as a stronger variant, the more popular follower first. When the run left
+out the items each user had before (metrics.json "exclude_seen"), the baseline is also given the
+same rule: its list without the user's earlier items, filled up to 20.
 grlm: RUN_DIR/evaluate/records.jsonl (hit_rank, 0-based; -1 = not in the top 20).
 
 Prints Recall@K / NDCG@K of both over the users in the records, and for K = 5, 10 the paired
@@ -16,6 +18,7 @@ two only). Python is a test oracle / analysis tool here, never on the run path."
 import collections
 import json
 import math
+import os
 import random
 import sys
 
@@ -29,7 +32,7 @@ def load_histories(path):
     return histories
 
 
-def transition_ranking(histories, popular_ties, depth=20):
+def transition_ranking(histories, popular_ties, exclude_seen=False, depth=20):
     following = collections.defaultdict(collections.Counter)
     popularity = collections.Counter()
     for items in histories.values():
@@ -37,18 +40,19 @@ def transition_ranking(histories, popular_ties, depth=20):
         popularity.update(train)
         for a, b in zip(train, train[1:]):
             following[a][b] += 1
-    popular = [item for item, _ in sorted(popularity.items(), key=lambda kv: (-kv[1], int(kv[0])))][:depth]
+    popular = [item for item, _ in sorted(popularity.items(), key=lambda kv: (-kv[1], int(kv[0])))]
     rankings = {}
     # Counter keeps first-seen order and sorted() is stable: equal counts stay in that order.
     tie = (lambda b: (-popularity[b], int(b))) if popular_ties else (lambda b: ())
     for user, items in histories.items():
         last = items[-2]
-        ranked = [b for b, _ in sorted(following[last].items(), key=lambda kv: (-kv[1], *tie(kv[0])))]
+        seen = set(items[:-1]) if exclude_seen else set()
+        ranked = [b for b, _ in sorted(following[last].items(), key=lambda kv: (-kv[1], *tie(kv[0]))) if b not in seen]
         ranked = ranked[:depth]
         for item in popular:
             if len(ranked) >= depth:
                 break
-            if item not in ranked:
+            if item not in ranked and item not in seen:
                 ranked.append(item)
         rankings[user] = ranked
     return rankings
@@ -86,8 +90,13 @@ def main():
         assert histories[record["user_id"]][-1] == record["target_item_id"], f"user {record['user_id']}: target is not the last item"
     g = metrics(grlm_ranks)
     print(f"{len(records)} users")
-    for popular_ties, name in ((False, "transition (spec: ties first seen)"), (True, "transition, ties by popularity")):
-        rankings = transition_ranking(histories, popular_ties)
+    variants = [(False, False, "transition (spec: ties first seen)"), (True, False, "transition, ties by popularity")]
+    run_metrics = json.load(open(f"{run_dir}/metrics.json")) if os.path.exists(f"{run_dir}/metrics.json") else {}
+    if run_metrics.get("exclude_seen"):
+        variants += [(False, True, "transition without the user's earlier items (as grlm)"),
+                     (True, True, "transition, ties by popularity, without the user's earlier items")]
+    for popular_ties, exclude_seen, name in variants:
+        rankings = transition_ranking(histories, popular_ties, exclude_seen)
         base_ranks = []
         for record in records:
             ranked = rankings[record["user_id"]]

@@ -60,6 +60,19 @@ TEST(Grounding, FuzzyGroupTakesTheBestTidsFirstItemThenFills) {
   EXPECT_EQ(mixed, (std::vector<uint32_t>{0, 2, 1}));
 }
 
+TEST(Grounding, ExcludedItemsAreNeverListedAndTheirTidsFallToTheNextItem) {
+  const Grounder grounder(catalog_tids());
+  // Exact: of items 0 and 2 (one TID) only the unseen 2 is listed.
+  EXPECT_EQ(grounder.rank({{"shampoo", "repair", "keratin", "women", "salon"}}, 20, {0}), (std::vector<uint32_t>{2}));
+  // Fuzzy, as above but item 5 seen: its TID has no other item, so the best is 1; the TID of 0/2
+  // now stands for 2, its first item not seen.
+  EXPECT_EQ(grounder.rank({{"conditioner", "argan"}}, 20, {5, 0}), (std::vector<uint32_t>{1, 2, 3}));
+  // Everything seen: nothing to recommend.
+  EXPECT_TRUE(grounder.rank({{"conditioner", "argan"}}, 20, {0, 1, 2, 3, 5}).empty());
+  // No exclusion: the compat ranking.
+  EXPECT_EQ(grounder.rank({{"conditioner", "argan"}}, 20, {}), (std::vector<uint32_t>{5, 1, 0, 3}));
+}
+
 TEST(Metrics, RecallAndNdcgOnHandMadeRankings) {
   RankingMetrics metrics;
   metrics.add(hit_rank({7, 3, 9}, 7));  // rank 0: hits every K, NDCG 1

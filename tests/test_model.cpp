@@ -87,6 +87,83 @@ TEST(Model, TrieConstrainedDecodingNeverLeavesTheItemSet) {
   }
 }
 
+TEST(Model, TrieExclusionClosesOnlyThatPromptsSequences) {
+  // 0 and 1 share the prefix {10, 11}; 3 is a prefix of 4.
+  const std::vector<std::vector<int64_t>> items = {{10, 11, 12}, {10, 11, 20}, {10, 60}, {40, 41}, {40, 41, 42}, {50}};
+  const TokenTrie trie(items);
+  const TokenTrie::Exclusion first = trie.exclude({0});
+  EXPECT_EQ(trie.allowed_after({10}, {2}, &first), (std::vector<int64_t>{11, 60}));
+  EXPECT_EQ(trie.allowed_after({10, 11}, {2}, &first), (std::vector<int64_t>{20}));
+  const TokenTrie::Exclusion both = trie.exclude({0, 1});
+  EXPECT_EQ(trie.allowed_after({10}, {2}, &both), (std::vector<int64_t>{60})) << "a prefix with nothing left below is closed";
+  EXPECT_EQ(trie.allowed_after({}, {2}, &both), (std::vector<int64_t>{10, 40, 50}));
+  const TokenTrie::Exclusion shorter = trie.exclude({3});
+  EXPECT_EQ(trie.allowed_after({40, 41}, {2}, &shorter), (std::vector<int64_t>{42})) << "no end after an excluded sequence";
+  const TokenTrie::Exclusion longer = trie.exclude({4});
+  EXPECT_EQ(trie.allowed_after({40, 41}, {2}, &longer), (std::vector<int64_t>{2}));
+  const TokenTrie::Exclusion all = trie.exclude({0, 1, 2, 3, 4, 5});
+  EXPECT_TRUE(trie.allowed_after({}, {2}, &all).empty());
+  EXPECT_EQ(trie.allowed_after({10}, {2}), (std::vector<int64_t>{11, 60})) << "no exclusion: the whole trie";
+  EXPECT_THROW(trie.exclude({6}), UsageError);
+  // Two inputs that tokenize alike: closed only when both are excluded.
+  const TokenTrie twins({{7, 8}, {7, 8}, {9}});
+  EXPECT_EQ(twins.sequences(), 2u);
+  const TokenTrie::Exclusion one_twin = twins.exclude({0});
+  EXPECT_EQ(twins.allowed_after({7, 8}, {2}, &one_twin), (std::vector<int64_t>{2}));
+  const TokenTrie::Exclusion both_twins = twins.exclude({0, 1, 0});
+  EXPECT_EQ(twins.allowed_after({}, {2}, &both_twins), (std::vector<int64_t>{9}));
+}
+
+TEST(Model, PerPromptExclusionsFollowTheirPromptsThroughBatching) {
+  const Transformer model = init_from_config(tiny_config("qwen3", false), 7, at::kFloat, at::kCPU);
+  const std::vector<std::vector<int64_t>> items = {{10, 11, 12, 13}, {10, 11, 20}, {30, 31, 32, 33, 34}, {40, 41},
+                                                   {50, 51, 52}, {10, 60, 61}, {5, 6, 7, 8}, {9, 63, 62}};
+  const auto trie = std::make_shared<TokenTrie>(items);
+  GenerationOptions options;
+  options.max_new_tokens = 8;
+  options.eos_token_ids = {2};
+  options.num_beams = 8;  // as many as items: no path is pruned, so closing the best two moves the third up
+  options.num_return_sequences = 4;
+  options.logits_processor = trie_processor(trie, {2});
+  const auto item_of = [&](const GeneratedSequence& sequence) {
+    const std::vector<int64_t> tokens(sequence.tokens.begin(), sequence.tokens.end() - 1);
+    return static_cast<size_t>(std::find(items.begin(), items.end(), tokens) - items.begin());
+  };
+  // Exclude, per prompt, the two items it ranks first without exclusions (the third prompt none),
+  // so the test fails if an exclusion reaches the wrong prompt or none.
+  const auto free = generate(model, prompts(), options);
+  std::vector<std::vector<size_t>> excluded = {{item_of(free[0][0]), item_of(free[0][1])},
+                                               {item_of(free[1][0]), item_of(free[1][1])}, {}};
+  std::vector<std::shared_ptr<const TokenTrie::Exclusion>> exclusions;
+  for (const auto& list : excluded) {
+    exclusions.push_back(list.empty() ? nullptr : std::make_shared<const TokenTrie::Exclusion>(trie->exclude(list)));
+  }
+  // Batches of two, sorted by prompt length: {40} and {5, 9, 13} together, then {7, 11, 3, 21, 30}.
+  const auto results = generate_in_batches(
+      model, prompts(),
+      [&](const std::vector<size_t>& members) {
+        GenerationOptions batch = options;
+        std::vector<std::shared_ptr<const TokenTrie::Exclusion>> mine;
+        for (size_t member : members) mine.push_back(exclusions[member]);
+        batch.logits_processor = trie_processor(trie, {2}, mine, options.num_beams);
+        return batch;
+      },
+      2);
+  ASSERT_EQ(results.size(), 3u);
+  for (size_t prompt = 0; prompt < results.size(); ++prompt) {
+    ASSERT_EQ(results[prompt].size(), 4u);
+    for (const GeneratedSequence& sequence : results[prompt]) {
+      ASSERT_FALSE(sequence.tokens.empty());
+      EXPECT_EQ(sequence.tokens.back(), 2);
+      const size_t item = item_of(sequence);
+      ASSERT_LT(item, items.size()) << "prompt " << prompt << ": a sequence that is no item";
+      EXPECT_EQ(std::count(excluded[prompt].begin(), excluded[prompt].end(), item), 0) << "prompt " << prompt << " item " << item;
+    }
+  }
+  EXPECT_EQ(item_of(results[2][0]), item_of(free[2][0])) << "the prompt without exclusions keeps its best item";
+  EXPECT_EQ(item_of(results[0][0]), item_of(free[0][2])) << "the first item not excluded moves up";
+}
+
 TEST(Model, StopCheckEndsASequence) {
   const Transformer model = init_from_config(tiny_config("qwen2", true), 4, at::kFloat, at::kCPU);
   GenerationOptions options;

@@ -117,6 +117,9 @@ const ConfigSchema& grlm_config_schema() {
        {"test", "validation"}},
       {"evaluate.constrained", ValueType::Boolean, false,
        "trie-constrained beam search: beams can only spell real items' TIDs (no fuzzy grounding needed)", {}},
+      {"evaluate.exclude_seen", ValueType::Boolean, false,
+       "never recommend an item the user had before the target (constrained beams skip TIDs whose items were all seen; "
+       "grounding skips seen items); for data without repeat interactions, such as the Amazon 5-core sets", {}},
       {"evaluate.num_beams", ValueType::Integer, 20, "beams per user", {}},
       {"evaluate.num_return_sequences", ValueType::Integer, 20, "sequences kept per user (<= num_beams), best first", {}},
       {"evaluate.max_new_tokens", ValueType::Integer, 30, "tokens generated per sequence at most", {}},

@@ -63,6 +63,7 @@ std::vector<SequenceSample> build_sequence_samples(const Dataset& dataset, const
     }
     SequenceSample sequence;
     sequence.user_id = interactions.user_ids[user];
+    sequence.user = user;
     sequence.items = items;
     sequence.validation_item = items[items.size() - 2];
     sequence.test_item = items.back();

@@ -66,11 +66,19 @@ double Grounder::score(const std::vector<std::string>& query, const std::array<s
   return total;
 }
 
-std::vector<uint32_t> Grounder::rank(const std::vector<std::vector<std::string>>& groups, size_t size) const {
+std::optional<uint32_t> Grounder::first_item(size_t tid, const std::unordered_set<uint32_t>& excluded) const {
+  for (uint32_t item : items_of_[tid]) {
+    if (!excluded.count(item)) return item;
+  }
+  return std::nullopt;
+}
+
+std::vector<uint32_t> Grounder::rank(const std::vector<std::vector<std::string>>& groups, size_t size,
+                                     const std::unordered_set<uint32_t>& excluded) const {
   std::vector<uint32_t> ranked;
   std::set<uint32_t> listed;
   const auto add = [&](uint32_t item) {
-    if (ranked.size() < size && listed.insert(item).second) ranked.push_back(item);
+    if (ranked.size() < size && !excluded.count(item) && listed.insert(item).second) ranked.push_back(item);
   };
   // Per fuzzy group, its TIDs by descending score (ties: the earlier TID), consumed in passes.
   std::vector<std::vector<size_t>> fuzzy_order(groups.size());
@@ -87,9 +95,9 @@ std::vector<uint32_t> Grounder::rank(const std::vector<std::vector<std::string>>
     for (const auto& [value, t] : scored) fuzzy_order[g].push_back(t);
     // The best TID's first item (the next one not yet listed stays for the fill passes).
     while (next[g] < fuzzy_order[g].size()) {
-      const uint32_t item = items_of_[fuzzy_order[g][next[g]++]].front();
-      if (!listed.count(item)) {
-        add(item);
+      const std::optional<uint32_t> item = first_item(fuzzy_order[g][next[g]++], excluded);
+      if (item && !listed.count(*item)) {
+        add(*item);
         break;
       }
     }
@@ -99,9 +107,9 @@ std::vector<uint32_t> Grounder::rank(const std::vector<std::vector<std::string>>
     progressed = false;
     for (size_t g = 0; g < groups.size() && ranked.size() < size; ++g) {
       while (next[g] < fuzzy_order[g].size()) {
-        const uint32_t item = items_of_[fuzzy_order[g][next[g]++]].front();
-        if (!listed.count(item)) {
-          add(item);
+        const std::optional<uint32_t> item = first_item(fuzzy_order[g][next[g]++], excluded);
+        if (item && !listed.count(*item)) {
+          add(*item);
           progressed = true;
           break;
         }

@@ -257,6 +257,12 @@ std::vector<std::vector<GeneratedSequence>> generate(const Transformer& model,
 std::vector<std::vector<GeneratedSequence>> generate_in_batches(const Transformer& model,
                                                                 const std::vector<std::vector<int64_t>>& prompts,
                                                                 const GenerationOptions& options, size_t batch_size) {
+  return generate_in_batches(model, prompts, [&](const std::vector<size_t>&) { return options; }, batch_size);
+}
+
+std::vector<std::vector<GeneratedSequence>> generate_in_batches(const Transformer& model,
+                                                                const std::vector<std::vector<int64_t>>& prompts,
+                                                                const BatchOptions& options_for_batch, size_t batch_size) {
   std::vector<size_t> order(prompts.size());
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return prompts[a].size() < prompts[b].size(); });
@@ -264,10 +270,12 @@ std::vector<std::vector<GeneratedSequence>> generate_in_batches(const Transforme
   batch_size = std::max<size_t>(1, batch_size);
   for (size_t start = 0; start < order.size(); start += batch_size) {
     const size_t end = std::min(order.size(), start + batch_size);
+    const std::vector<size_t> members(order.begin() + static_cast<std::ptrdiff_t>(start),
+                                      order.begin() + static_cast<std::ptrdiff_t>(end));
     std::vector<std::vector<int64_t>> batch;
-    for (size_t i = start; i < end; ++i) batch.push_back(prompts[order[i]]);
-    auto batch_results = generate(model, batch, options);
-    for (size_t i = start; i < end; ++i) results[order[i]] = std::move(batch_results[i - start]);
+    for (size_t member : members) batch.push_back(prompts[member]);
+    auto batch_results = generate(model, batch, options_for_batch(members));
+    for (size_t i = 0; i < members.size(); ++i) results[members[i]] = std::move(batch_results[i]);
   }
   return results;
 }

@@ -47,9 +47,18 @@ class CheckpointRecommender final : public TidRecommender {
     generation.num_return_sequences = options.num_return_sequences;
     generation.eos_token_ids = eos_;
     generation.pad_token_id = defaults_.pad_token_id;
-    if (trie_) generation.logits_processor = trie_processor(trie_, eos_);
+    const std::vector<std::shared_ptr<const TokenTrie::Exclusion>> exclusions = exclusions_of(options, prompts.size());
+    const auto options_for_batch = [&](const std::vector<size_t>& members) {
+      GenerationOptions batch = generation;
+      if (!trie_) return batch;
+      std::vector<std::shared_ptr<const TokenTrie::Exclusion>> mine;
+      for (size_t member : members) mine.push_back(exclusions.empty() ? nullptr : exclusions[member]);
+      const bool any = std::any_of(mine.begin(), mine.end(), [](const auto& exclusion) { return exclusion != nullptr; });
+      batch.logits_processor = any ? trie_processor(trie_, eos_, std::move(mine), generation.num_beams) : trie_processor(trie_, eos_);
+      return batch;
+    };
     const auto results =
-        generate_in_batches(model_, ids, generation, static_cast<size_t>(std::max<int64_t>(1, options.batch_size)));
+        generate_in_batches(model_, ids, options_for_batch, static_cast<size_t>(std::max<int64_t>(1, options.batch_size)));
     std::vector<std::vector<std::string>> texts;
     texts.reserve(results.size());
     for (const auto& sequences : results) {
@@ -62,6 +71,20 @@ class CheckpointRecommender final : public TidRecommender {
   }
 
  private:
+  std::vector<std::shared_ptr<const TokenTrie::Exclusion>> exclusions_of(const RecommendOptions& options, size_t prompts) const {
+    if (options.excluded_tids.empty()) return {};
+    if (!trie_) throw UsageError("excluded Term IDs need constrained decoding (constrain_to)");
+    if (options.excluded_tids.size() != prompts) {
+      throw UsageError(cat("excluded Term IDs for ", options.excluded_tids.size(), " prompts, but ", prompts, " prompts"));
+    }
+    std::vector<std::shared_ptr<const TokenTrie::Exclusion>> exclusions;
+    exclusions.reserve(prompts);
+    for (const std::vector<size_t>& excluded : options.excluded_tids) {
+      exclusions.push_back(excluded.empty() ? nullptr : std::make_shared<const TokenTrie::Exclusion>(trie_->exclude(excluded)));
+    }
+    return exclusions;
+  }
+
   Transformer model_;
   Tokenizer tokenizer_;
   GenerationDefaults defaults_;

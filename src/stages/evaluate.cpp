@@ -2,10 +2,13 @@
 // user's known items and "Item text ID:", beam search (20 beams, 20 sequences, 30 new tokens),
 // the generated Term IDs grounded to items (the spec's exact + fuzzy rules, or trie-constrained
 // beams that can only spell real items), Recall@K and NDCG@K. Users are cut into chunks dealt to
-// the ranks; each finished chunk is committed to the run store, so the stage resumes.
+// the ranks; each finished chunk is committed to the run store, so the stage resumes. With
+// evaluate.exclude_seen the items a user had before the target are never recommended.
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <set>
+#include <unordered_set>
 
 #include <nlohmann/json.hpp>
 
@@ -41,6 +44,30 @@ std::string user_prompt(const SequenceSample& sequence, const Dataset& dataset, 
   return text + "Item text ID:";
 }
 
+// The items the user had before the target (all of them, not only the prompt's window).
+std::unordered_set<uint32_t> seen_items(const Interactions& interactions, const SequenceSample& sequence, bool test_split) {
+  const uint64_t begin = interactions.offsets[sequence.user];
+  const uint64_t end = interactions.offsets[sequence.user + 1] - (test_split ? 1 : 2);
+  std::unordered_set<uint32_t> seen;
+  for (uint64_t i = begin; i < end; ++i) seen.insert(static_cast<uint32_t>(interactions.items[i]));
+  return seen;
+}
+
+// The Term IDs (indices into the constrained texts) whose items were all seen: the beams may skip them.
+std::vector<size_t> fully_seen_texts(const std::unordered_set<uint32_t>& seen, const std::vector<int64_t>& text_of_item,
+                                     const std::vector<std::vector<uint32_t>>& items_of_text) {
+  std::set<size_t> candidates;
+  for (uint32_t item : seen) {
+    if (text_of_item[item] >= 0) candidates.insert(static_cast<size_t>(text_of_item[item]));
+  }
+  std::vector<size_t> texts;
+  for (size_t text : candidates) {
+    const auto& items = items_of_text[text];
+    if (std::all_of(items.begin(), items.end(), [&](uint32_t item) { return seen.count(item) > 0; })) texts.push_back(text);
+  }
+  return texts;
+}
+
 Json metrics_json(const RankingMetrics& metrics) {
   Json json = Json::object();
   for (size_t k = 0; k < metrics.ks.size(); ++k) json[cat("recall@", metrics.ks[k])] = metrics.recall(k);
@@ -63,6 +90,7 @@ void run_evaluate(RunContext& context, const StageRun& run) {
               "so the figures are not held out");
   }
   const bool constrained = config.get_bool("evaluate.constrained");
+  const bool exclude_seen = config.get_bool("evaluate.exclude_seen");
 
   const Dataset& dataset = dataset_with_tids(config);
   SequenceTaskReport report;
@@ -83,13 +111,21 @@ void run_evaluate(RunContext& context, const StageRun& run) {
   const SftPrompt format = SftPrompt::for_tokenizer_folder(model_folder);
   std::vector<std::array<std::string, 5>> item_tids(dataset.items.size());
   std::vector<std::string> distinct_texts;
+  std::vector<int64_t> text_of_item(dataset.items.size(), -1);  // index into distinct_texts
+  std::vector<std::vector<uint32_t>> items_of_text;
   {
-    std::set<std::string> seen;
+    std::map<std::string, size_t> index;
     for (size_t item = 0; item < item_tids.size(); ++item) {
       if (!has_valid_tid(*dataset.tids, static_cast<ItemIndex>(item))) continue;
       item_tids[item] = dataset.tids->tids[item];
       const std::string text = " " + tid_text(dataset.tids->tids[item]);
-      if (seen.insert(text).second) distinct_texts.push_back(text);
+      const auto [found, added] = index.emplace(text, distinct_texts.size());
+      if (added) {
+        distinct_texts.push_back(text);
+        items_of_text.emplace_back();
+      }
+      text_of_item[item] = static_cast<int64_t>(found->second);
+      items_of_text[found->second].push_back(static_cast<uint32_t>(item));
     }
   }
   const Grounder grounder(item_tids);
@@ -102,6 +138,17 @@ void run_evaluate(RunContext& context, const StageRun& run) {
   options.batch_size = config.get_int("evaluate.batch_size");
   if (options.num_return_sequences > options.num_beams) {
     throw UsageError("evaluate.num_return_sequences must be <= evaluate.num_beams");
+  }
+  if (exclude_seen) {
+    size_t unreachable = 0;
+    for (const SequenceSample& sequence : users) {
+      const ItemIndex target = test_split ? sequence.test_item : sequence.validation_item;
+      unreachable += seen_items(dataset.interactions, sequence, test_split).count(static_cast<uint32_t>(target));
+    }
+    if (unreachable > 0) {
+      log::warn("evaluate.exclude_seen: ", unreachable, " of ", users.size(),
+                " users had their target before (a repeat interaction), so it cannot be recommended to them");
+    }
   }
 
   // Chunks of users; the ones not done yet are dealt round-robin, one per rank per round.
@@ -138,12 +185,20 @@ void run_evaluate(RunContext& context, const StageRun& run) {
       first = chunk * chunk_users;
       const uint64_t last = std::min(user_count, first + chunk_users);
       std::vector<std::string> prompts;
-      for (uint64_t user = first; user < last; ++user) prompts.push_back(user_prompt(users[user], dataset, format, test_split));
-      const auto generated = recommender->recommend(prompts, options);
+      std::vector<std::unordered_set<uint32_t>> seen;
+      RecommendOptions chunk_options = options;
+      for (uint64_t user = first; user < last; ++user) {
+        prompts.push_back(user_prompt(users[user], dataset, format, test_split));
+        seen.push_back(exclude_seen ? seen_items(dataset.interactions, users[user], test_split) : std::unordered_set<uint32_t>{});
+        if (exclude_seen && constrained) {
+          chunk_options.excluded_tids.push_back(fully_seen_texts(seen.back(), text_of_item, items_of_text));
+        }
+      }
+      const auto generated = recommender->recommend(prompts, chunk_options);
       std::string lines;
       for (uint64_t user = first; user < last; ++user) {
         const std::vector<std::string>& texts = generated[user - first];
-        const std::vector<uint32_t> ranked = grounder.rank(tid_groups(texts), kListSize);
+        const std::vector<uint32_t> ranked = grounder.rank(tid_groups(texts), kListSize, seen[user - first]);
         const SequenceSample& sequence = users[user];
         const ItemIndex target = test_split ? sequence.test_item : sequence.validation_item;
         const int64_t hit = hit_rank(ranked, static_cast<uint32_t>(target));
@@ -181,6 +236,7 @@ void run_evaluate(RunContext& context, const StageRun& run) {
   Json metrics = metrics_json(overall);
   metrics["split"] = split;
   metrics["grounding"] = constrained ? "constrained" : "fuzzy";
+  metrics["exclude_seen"] = exclude_seen;
   metrics["model"] = model_folder.string();
   if (!per_domain.empty()) {
     Json domains = Json::object();

@@ -4,7 +4,8 @@
    scripts rely on and equals the metrics recomputed from records.jsonl's hit ranks; the records
    rank 20 distinct items; np 2 gives the same metrics and records as np 1;
 2. rerun: every stage skipped; a changed train option reruns only train and evaluate;
-3. trie-constrained beams: every generated group is a real item's TID;
+3. trie-constrained beams: every generated group is a real item's TID; with evaluate.exclude_seen
+   (constrained and fuzzy) no user is recommended an item of their history;
 4. the validation split targets each user's second-to-last item;
 5. resume: chunks cleared in the store are evaluated again and the result equals the full run;
 6. merged domains: metrics per domain, whose users add up to the whole.
@@ -118,6 +119,25 @@ for r in records("np2"):
         groups += 1
 assert metrics("np2")["grounding"] == "constrained"
 SUMMARY.append(f"constrained: {groups} generated sequences, every one a real item's TID")
+
+# ---------------------------------------------------------------- 3b. seen items left out
+with open(f"{DATA}/interactions.txt") as handle:
+    EARLIER = {fields[0]: set(fields[1:-1]) for fields in (line.split() for line in handle) if fields}
+seen_before = sum(len(set(r["ranked_item_ids"]) & EARLIER[r["user_id"]]) for r in records("np2"))
+for constrained in (True, False):
+    run(2, "evaluate", "--config", config("np2", DATA, train=dict(TRAIN, lr=4e-3),
+                                         evaluate=dict(EVALUATE, constrained=constrained, exclude_seen=True)))
+    excluded = records("np2")
+    assert metrics("np2")["exclude_seen"] is True and metrics("np2")["num_users"] == len(excluded)
+    for r in excluded:
+        assert not set(r["ranked_item_ids"]) & EARLIER[r["user_id"]], f"a seen item recommended: {r}"
+    if not constrained:
+        # The same fuzzy run without the option lists seen items, so the check above has something to catch.
+        run(2, "evaluate", "--config", config("np2", DATA, train=dict(TRAIN, lr=4e-3), evaluate=EVALUATE))
+        fuzzy_seen = sum(len(set(r["ranked_item_ids"]) & EARLIER[r["user_id"]]) for r in records("np2"))
+        assert fuzzy_seen > 0, "no seen item in the fuzzy lists without exclude_seen: the check would be vacuous"
+SUMMARY.append(f"exclude_seen: no earlier item recommended, constrained and fuzzy (without it: {seen_before} constrained, "
+               f"{fuzzy_seen} fuzzy)")
 
 # ---------------------------------------------------------------- 4. validation split
 run(1, "evaluate", "--config", config("np1", DATA, evaluate=dict(EVALUATE, split="validation")))

@@ -21,6 +21,7 @@ struct SftSample {
 struct SequenceSample {
   SftSample sample;
   std::string user_id;
+  size_t user = 0;               // the user's row in Dataset::interactions
   std::vector<ItemIndex> items;  // the user's window (last `window` items), oldest first
   ItemIndex validation_item = 0; // item n-1
   ItemIndex test_item = 0;       // item n

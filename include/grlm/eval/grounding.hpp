@@ -6,7 +6,9 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <optional>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace grlm {
@@ -24,13 +26,17 @@ class Grounder {
   // first item, scoring each known TID by sum_i 1/(i+1) x (1.0 if a word equals query word i,
   // 0.8 if one contains the other). Items already listed are skipped; at most `size` items.
   // When the groups give fewer, they are asked again for their next-best TIDs ("fill the same
-  // way"), in group order, until `size` items or no TID is left.
-  std::vector<uint32_t> rank(const std::vector<std::vector<std::string>>& groups, size_t size) const;
+  // way"), in group order, until `size` items or no TID is left. `excluded` items (e.g. those the
+  // user already has) are never listed: a TID stands for its first item not excluded.
+  std::vector<uint32_t> rank(const std::vector<std::vector<std::string>>& groups, size_t size,
+                             const std::unordered_set<uint32_t>& excluded = {}) const;
 
   // The fuzzy score of a known TID (by its first item row) for a query; exposed for tests.
   static double score(const std::vector<std::string>& query, const std::array<std::string, 5>& tid);
 
  private:
+  std::optional<uint32_t> first_item(size_t tid, const std::unordered_set<uint32_t>& excluded) const;
+
   std::vector<std::array<std::string, 5>> distinct_;     // known TIDs, in first-item order
   std::vector<std::vector<uint32_t>> items_of_;          // items per distinct TID, in item order
   std::unordered_map<std::string, size_t> index_;        // "w1,w2,w3,w4,w5" -> distinct TID

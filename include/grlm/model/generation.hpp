@@ -61,6 +61,13 @@ std::vector<std::vector<GeneratedSequence>> generate_in_batches(const Transforme
                                                                 const std::vector<std::vector<int64_t>>& prompts,
                                                                 const GenerationOptions& options, size_t batch_size);
 
+// The options of one batch, from the indices (into `prompts`) of the prompts it holds, in batch
+// order: for settings that differ per prompt (e.g. a logits processor with per-user exclusions).
+using BatchOptions = std::function<GenerationOptions(const std::vector<size_t>& batch_prompts)>;
+std::vector<std::vector<GeneratedSequence>> generate_in_batches(const Transformer& model,
+                                                                const std::vector<std::vector<int64_t>>& prompts,
+                                                                const BatchOptions& options_for_batch, size_t batch_size);
+
 // Teacher-forced log-probability of every token after the first, per sequence.
 std::vector<std::vector<double>> score_tokens(const Transformer& model, const std::vector<std::vector<int64_t>>& sequences);
 

@@ -16,6 +16,9 @@ struct RecommendOptions {
   int64_t num_return_sequences = 20;
   int64_t max_new_tokens = 30;
   int64_t batch_size = 4;  // prompts per beam-search batch (each has num_beams rows)
+  // Constrained decoding only: per prompt (empty, or one list per prompt), the Term IDs it may not
+  // spell, as indices into constrain_to's `tid_texts` (e.g. those of the items a user already has).
+  std::vector<std::vector<size_t>> excluded_tids;
 };
 
 class TidRecommender {
