@@ -21,6 +21,7 @@ TokenTrie::TokenTrie(const std::vector<std::vector<int64_t>>& sequences) : nodes
         nodes_.emplace_back();
         const int32_t child = static_cast<int32_t>(nodes_.size() - 1);
         nodes_[static_cast<size_t>(child)].parent = node;
+        nodes_[static_cast<size_t>(child)].token = token;
         nodes_[static_cast<size_t>(node)].children.emplace(token, child);
         node = child;
       } else {
@@ -47,24 +48,21 @@ TokenTrie::Exclusion TokenTrie::exclude(const std::vector<size_t>& sequence_indi
     }
     if (terminal_of_[index] >= 0) excluded_at[terminal_of_[index]].insert(index);
   }
+  std::unordered_map<int32_t, int32_t> closed_below;  // node -> excluded sequences under it
   for (const auto& [terminal, indices] : excluded_at) {
     // Two inputs may tokenize alike (e.g. to an unknown token): the sequence closes only when all are excluded.
     if (static_cast<int32_t>(indices.size()) < indices_at_.at(terminal)) continue;
     exclusion.terminals.insert(terminal);
-    for (int32_t above = terminal; above >= 0; above = nodes_[static_cast<size_t>(above)].parent) {
-      ++exclusion.closed_below[above];
+    for (int32_t above = terminal; above >= 0; above = nodes_[static_cast<size_t>(above)].parent) ++closed_below[above];
+  }
+  // Kept per parent, so that a step costs one lookup per row rather than one per child.
+  for (const auto& [node, closed] : closed_below) {
+    const Node& closed_node = nodes_[static_cast<size_t>(node)];
+    if (closed == closed_node.sequences_below && closed_node.parent >= 0) {
+      exclusion.closed_tokens[closed_node.parent].push_back(closed_node.token);
     }
   }
   return exclusion;
-}
-
-bool TokenTrie::open(int32_t node, const Exclusion* exclusion) const {
-  int32_t closed = 0;
-  if (exclusion) {
-    const auto found = exclusion->closed_below.find(node);
-    if (found != exclusion->closed_below.end()) closed = found->second;
-  }
-  return nodes_[static_cast<size_t>(node)].sequences_below > closed;
 }
 
 std::vector<int64_t> TokenTrie::allowed_after(const std::vector<int64_t>& prefix, const std::vector<int64_t>& end_tokens,
@@ -75,9 +73,14 @@ std::vector<int64_t> TokenTrie::allowed_after(const std::vector<int64_t>& prefix
     if (found == nodes_[static_cast<size_t>(node)].children.end()) return {};
     node = found->second;
   }
+  const std::vector<int64_t>* closed = nullptr;
+  if (exclusion) {
+    const auto found = exclusion->closed_tokens.find(node);
+    if (found != exclusion->closed_tokens.end()) closed = &found->second;
+  }
   std::vector<int64_t> allowed;
   for (const auto& [token, child] : nodes_[static_cast<size_t>(node)].children) {
-    if (open(child, exclusion)) allowed.push_back(token);
+    if (!closed || std::find(closed->begin(), closed->end(), token) == closed->end()) allowed.push_back(token);
   }
   const bool excluded_here = exclusion && exclusion->terminals.count(node);
   if (nodes_[static_cast<size_t>(node)].terminal && !excluded_here) allowed.insert(allowed.end(), end_tokens.begin(), end_tokens.end());

@@ -20,8 +20,8 @@ class TokenTrie {
   // Some of the sequences, closed to one prompt (e.g. the Term IDs of the items a user already
   // has): a node stays open while a sequence below it is not excluded.
   struct Exclusion {
-    std::unordered_set<int32_t> terminals;              // excluded whole sequences
-    std::unordered_map<int32_t, int32_t> closed_below;  // node -> excluded sequences under it
+    std::unordered_set<int32_t> terminals;                           // excluded whole sequences
+    std::unordered_map<int32_t, std::vector<int64_t>> closed_tokens;  // node -> children with nothing open below
   };
   // `sequence_indices` index the constructor's `sequences`; empty sequences are ignored, and a
   // sequence given more than once closes only when every index that spells it is excluded.
@@ -38,11 +38,10 @@ class TokenTrie {
   struct Node {
     std::unordered_map<int64_t, int32_t> children;
     int32_t parent = -1;
+    int64_t token = -1;           // the token from the parent to this node
     int32_t sequences_below = 0;  // distinct sequences ending at this node or under it
     bool terminal = false;
   };
-  bool open(int32_t node, const Exclusion* exclusion) const;
-
   std::vector<Node> nodes_;
   std::vector<int32_t> terminal_of_;                // per constructor sequence, its end node (-1: empty)
   std::unordered_map<int32_t, int32_t> indices_at_;  // end node -> constructor sequences ending there
