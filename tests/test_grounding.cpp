@@ -73,6 +73,15 @@ TEST(Grounding, ExcludedItemsAreNeverListedAndTheirTidsFallToTheNextItem) {
   EXPECT_EQ(grounder.rank({{"conditioner", "argan"}}, 20, {}), (std::vector<uint32_t>{5, 1, 0, 3}));
 }
 
+TEST(Grounding, TidsCoveredOnlyWhenEveryItemOfTheTidIs) {
+  const Grounder grounder(catalog_tids());
+  // Distinct TIDs in first-item order: 0/2, 1, 3, 5.
+  ASSERT_EQ(grounder.distinct_tids().size(), 4u);
+  EXPECT_EQ(grounder.distinct_tids()[3][0], "conditioner");
+  EXPECT_TRUE(grounder.tids_covered_by({0}).empty()) << "item 2 shares 0's TID and is not covered";
+  EXPECT_EQ(grounder.tids_covered_by({0, 2, 5, 4}), (std::vector<size_t>{0, 3})) << "item 4 has no TID";
+}
+
 TEST(Metrics, RecallAndNdcgOnHandMadeRankings) {
   RankingMetrics metrics;
   metrics.add(hit_rank({7, 3, 9}, 7));  // rank 0: hits every K, NDCG 1

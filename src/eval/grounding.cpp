@@ -34,7 +34,7 @@ std::vector<std::vector<std::string>> tid_groups(const std::vector<std::string>&
   return groups;
 }
 
-Grounder::Grounder(const std::vector<std::array<std::string, 5>>& tids) {
+Grounder::Grounder(const std::vector<std::array<std::string, 5>>& tids) : tid_of_(tids.size(), -1) {
   for (uint32_t item = 0; item < tids.size(); ++item) {
     if (tids[item][0].empty()) continue;
     const std::string key = key_of(std::vector<std::string>(tids[item].begin(), tids[item].end()));
@@ -44,7 +44,21 @@ Grounder::Grounder(const std::vector<std::array<std::string, 5>>& tids) {
       items_of_.emplace_back();
     }
     items_of_[found->second].push_back(item);
+    tid_of_[item] = static_cast<int64_t>(found->second);
   }
+}
+
+std::vector<size_t> Grounder::tids_covered_by(const std::unordered_set<uint32_t>& items) const {
+  std::set<size_t> candidates;
+  for (uint32_t item : items) {
+    if (item < tid_of_.size() && tid_of_[item] >= 0) candidates.insert(static_cast<size_t>(tid_of_[item]));
+  }
+  std::vector<size_t> covered;
+  for (size_t tid : candidates) {
+    const std::vector<uint32_t>& members = items_of_[tid];
+    if (std::all_of(members.begin(), members.end(), [&](uint32_t item) { return items.count(item) > 0; })) covered.push_back(tid);
+  }
+  return covered;
 }
 
 double Grounder::score(const std::vector<std::string>& query, const std::array<std::string, 5>& tid) {

@@ -51,10 +51,13 @@ class CheckpointRecommender final : public TidRecommender {
     const auto options_for_batch = [&](const std::vector<size_t>& members) {
       GenerationOptions batch = generation;
       if (!trie_) return batch;
+      if (exclusions.empty()) {
+        batch.logits_processor = trie_processor(trie_, eos_);
+        return batch;
+      }
       std::vector<std::shared_ptr<const TokenTrie::Exclusion>> mine;
-      for (size_t member : members) mine.push_back(exclusions.empty() ? nullptr : exclusions[member]);
-      const bool any = std::any_of(mine.begin(), mine.end(), [](const auto& exclusion) { return exclusion != nullptr; });
-      batch.logits_processor = any ? trie_processor(trie_, eos_, std::move(mine), generation.num_beams) : trie_processor(trie_, eos_);
+      for (size_t member : members) mine.push_back(exclusions[member]);
+      batch.logits_processor = trie_processor(trie_, eos_, std::move(mine), generation.num_beams);
       return batch;
     };
     const auto results =

@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
-#include <set>
 #include <unordered_set>
 
 #include <nlohmann/json.hpp>
@@ -53,21 +52,6 @@ std::unordered_set<uint32_t> seen_items(const Interactions& interactions, const 
   return seen;
 }
 
-// The Term IDs (indices into the constrained texts) whose items were all seen: the beams may skip them.
-std::vector<size_t> fully_seen_texts(const std::unordered_set<uint32_t>& seen, const std::vector<int64_t>& text_of_item,
-                                     const std::vector<std::vector<uint32_t>>& items_of_text) {
-  std::set<size_t> candidates;
-  for (uint32_t item : seen) {
-    if (text_of_item[item] >= 0) candidates.insert(static_cast<size_t>(text_of_item[item]));
-  }
-  std::vector<size_t> texts;
-  for (size_t text : candidates) {
-    const auto& items = items_of_text[text];
-    if (std::all_of(items.begin(), items.end(), [&](uint32_t item) { return seen.count(item) > 0; })) texts.push_back(text);
-  }
-  return texts;
-}
-
 Json metrics_json(const RankingMetrics& metrics) {
   Json json = Json::object();
   for (size_t k = 0; k < metrics.ks.size(); ++k) json[cat("recall@", metrics.ks[k])] = metrics.recall(k);
@@ -110,25 +94,13 @@ void run_evaluate(RunContext& context, const StageRun& run) {
   const auto recommender = TidRecommender::load(model_folder.string(), context.device, config.get_string("evaluate.dtype"));
   const SftPrompt format = SftPrompt::for_tokenizer_folder(model_folder);
   std::vector<std::array<std::string, 5>> item_tids(dataset.items.size());
-  std::vector<std::string> distinct_texts;
-  std::vector<int64_t> text_of_item(dataset.items.size(), -1);  // index into distinct_texts
-  std::vector<std::vector<uint32_t>> items_of_text;
-  {
-    std::map<std::string, size_t> index;
-    for (size_t item = 0; item < item_tids.size(); ++item) {
-      if (!has_valid_tid(*dataset.tids, static_cast<ItemIndex>(item))) continue;
-      item_tids[item] = dataset.tids->tids[item];
-      const std::string text = " " + tid_text(dataset.tids->tids[item]);
-      const auto [found, added] = index.emplace(text, distinct_texts.size());
-      if (added) {
-        distinct_texts.push_back(text);
-        items_of_text.emplace_back();
-      }
-      text_of_item[item] = static_cast<int64_t>(found->second);
-      items_of_text[found->second].push_back(static_cast<uint32_t>(item));
-    }
+  for (size_t item = 0; item < item_tids.size(); ++item) {
+    if (has_valid_tid(*dataset.tids, static_cast<ItemIndex>(item))) item_tids[item] = dataset.tids->tids[item];
   }
   const Grounder grounder(item_tids);
+  // The trie's sequences in the grounder's TID order, so excluded TIDs index both alike.
+  std::vector<std::string> distinct_texts;
+  for (const auto& tid : grounder.distinct_tids()) distinct_texts.push_back(" " + tid_text(tid));
   if (constrained) recommender->constrain_to(distinct_texts, " Title");
 
   RecommendOptions options;
@@ -191,7 +163,7 @@ void run_evaluate(RunContext& context, const StageRun& run) {
         prompts.push_back(user_prompt(users[user], dataset, format, test_split));
         seen.push_back(exclude_seen ? seen_items(dataset.interactions, users[user], test_split) : std::unordered_set<uint32_t>{});
         if (exclude_seen && constrained) {
-          chunk_options.excluded_tids.push_back(fully_seen_texts(seen.back(), text_of_item, items_of_text));
+          chunk_options.excluded_tids.push_back(grounder.tids_covered_by(seen.back()));
         }
       }
       const auto generated = recommender->recommend(prompts, chunk_options);

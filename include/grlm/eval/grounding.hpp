@@ -5,8 +5,8 @@
 #include <array>
 #include <cstdint>
 #include <string>
-#include <string_view>
 #include <optional>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -31,6 +31,11 @@ class Grounder {
   std::vector<uint32_t> rank(const std::vector<std::vector<std::string>>& groups, size_t size,
                              const std::unordered_set<uint32_t>& excluded = {}) const;
 
+  // The distinct TIDs, in first-item order (the order constrained decoding is given them in).
+  const std::vector<std::array<std::string, 5>>& distinct_tids() const { return distinct_; }
+  // Indices into distinct_tids() of the TIDs whose items are all in `items`.
+  std::vector<size_t> tids_covered_by(const std::unordered_set<uint32_t>& items) const;
+
   // The fuzzy score of a known TID (by its first item row) for a query; exposed for tests.
   static double score(const std::vector<std::string>& query, const std::array<std::string, 5>& tid);
 
@@ -40,6 +45,7 @@ class Grounder {
   std::vector<std::array<std::string, 5>> distinct_;     // known TIDs, in first-item order
   std::vector<std::vector<uint32_t>> items_of_;          // items per distinct TID, in item order
   std::unordered_map<std::string, size_t> index_;        // "w1,w2,w3,w4,w5" -> distinct TID
+  std::vector<int64_t> tid_of_;                          // per item row, its distinct TID (-1: none)
 };
 
 // The target's 0-based rank in `ranked`, or -1.
