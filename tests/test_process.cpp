@@ -307,19 +307,21 @@ TEST(BuildSft, ShardedBuildingGivesTheSameFilesAtAnyRankCount) {
   const std::string settings = " --set data.catalog=" + (dir / "data" / "catalog.json").string() + " --set data.interactions=" +
                                (dir / "data" / "interactions.txt").string() + " --set data.tids=" +
                                (dir / "data" / "synthetic_item_id2tid.json").string() +
-                               " --set sft.weight.term=0.5 --set sft.weight.collaborative=1.5 --until build-sft";
+                               " --set sft.weight.term=0.5 --set sft.weight.collaborative=1.5 --until build-sft"
+                               " --set sft.tasks=term,sequence,collaborative,transition --set sft.weight.transition=1.5";
   std::vector<std::filesystem::path> runs;
   for (int ranks : {1, 2, 3}) {
     runs.push_back(dir / ("np" + std::to_string(ranks)));
     const ProcessResult result = run(mpirun(ranks) + binary("grlm") + " run --device cpu --run-dir " + runs.back().string() + settings);
     ASSERT_EQ(result.exit_code, 0) << result.output;
     EXPECT_NE(result.output.find("computed neighbours for"), std::string::npos) << result.output;
+    EXPECT_NE(result.output.find("build-sft: transition task: followers of "), std::string::npos) << result.output;
   }
   const std::string term = read_bytes(runs[0] / "sft" / "term.json");
   EXPECT_NE(term.find("\"output\":\"["), std::string::npos) << "the catalog gives a term task";
   for (size_t i = 1; i < runs.size(); ++i) {
-    for (const char* file : {"sft/term.json", "sft/sequence.json", "sft/collaborative.json", "sft/neighbours.txt",
-                             "sft/tokenizer.json"}) {
+    for (const char* file : {"sft/term.json", "sft/sequence.json", "sft/collaborative.json", "sft/transition.json",
+                             "sft/neighbours.txt", "sft/tokenizer.json"}) {
       EXPECT_EQ(read_bytes(runs[0] / file), read_bytes(runs[i] / file)) << file << " at np " << i + 1;
     }
     expect_same_sft_datasets(runs[0], runs[i]);

@@ -55,7 +55,8 @@ const ConfigSchema& grlm_config_schema() {
       {"extract.dtype", ValueType::String, "auto", "LLM dtype: auto (bfloat16 on cuda, float32 on cpu), float32, bfloat16, float16",
        {"auto", "float32", "bfloat16", "float16"}},
       {"sft.tasks", ValueType::StringList, json::array({"term", "sequence", "collaborative"}),
-       "instruction tasks to build: term, sequence, collaborative", {}},
+       "instruction tasks to build: term, sequence, collaborative (the spec's three), transition (each item's "
+       "followers in the training histories, most frequent first)", {}},
       {"sft.window", ValueType::Integer, 20, "items per user in the sequence task (the last N)", {}},
       {"sft.train_on_validation", ValueType::Boolean, false,
        "sequence task outputs run through item n-1, the validation target (compat: n-2); the training data of the "
@@ -63,11 +64,13 @@ const ConfigSchema& grlm_config_schema() {
       {"sft.weight.term", ValueType::Number, 1.0, "copies of each term-internalisation sample (fractions sampled)", {}},
       {"sft.weight.sequence", ValueType::Number, 1.0, "copies of each sequence-prediction sample", {}},
       {"sft.weight.collaborative", ValueType::Number, 1.0, "copies of each collaborative-signal sample", {}},
+      {"sft.weight.transition", ValueType::Number, 1.0, "copies of each transition sample", {}},
       {"sft.collaborative_top_n", ValueType::Integer, 5, "neighbours listed per collaborative sample", {}},
+      {"sft.transition_top_n", ValueType::Integer, 5, "followers listed per transition sample (the most frequent)", {}},
       {"sft.cf_max_distance", ValueType::Integer, 5,
        "computed neighbours: items at most this far apart in a history co-occur", {}},
       {"sft.prompts", ValueType::String, json(),
-       "folder with sequence.txt, term.txt, collaborative.txt instructions (default: built in, as configs/prompts/; "
+       "folder with sequence.txt, term.txt, collaborative.txt (and transition.txt for that task) instructions (default: built in, as configs/prompts/; "
        "configs/prompts-short/: one-line ones for from-scratch models)", {}},
       {"sft.tokenizer", ValueType::String, json(),
        "Hugging Face tokenizer folder of the model to train; unset: a word-level tokenizer built from the data", {}},

@@ -74,6 +74,56 @@ Neighbours compute_cf_neighbours(const Interactions& interactions, size_t num_it
   return neighbours;
 }
 
+Neighbours compute_followers(const Interactions& interactions, size_t num_items, size_t holdout, size_t top_k,
+                             int rank, int ranks) {
+  std::vector<int64_t> popularity(num_items, 0);
+  std::vector<std::pair<ItemIndex, ItemIndex>> transitions;  // (anchor, follower), anchors of this rank only
+  const RowBlock mine = row_block(static_cast<int64_t>(num_items), ranks, rank);
+  for (size_t user = 0; user < interactions.num_users(); ++user) {
+    const uint64_t begin = interactions.offsets[user];
+    const uint64_t end = interactions.offsets[user + 1];
+    if (end - begin <= holdout) continue;
+    const uint64_t training_end = end - holdout;
+    for (uint64_t i = begin; i < training_end; ++i) {
+      ++popularity[interactions.items[i]];
+      if (i + 1 == training_end) continue;
+      const ItemIndex anchor = interactions.items[i];
+      const ItemIndex follower = interactions.items[i + 1];
+      if (anchor != follower && anchor >= mine.first && anchor < mine.end()) transitions.emplace_back(anchor, follower);
+    }
+  }
+  std::sort(transitions.begin(), transitions.end());
+  Neighbours followers;
+  followers.width = top_k;
+  struct Counted {
+    int64_t count;
+    ItemIndex item;
+  };
+  std::vector<Counted> counted;
+  size_t at = 0;
+  while (at < transitions.size()) {
+    const ItemIndex anchor = transitions[at].first;
+    counted.clear();
+    while (at < transitions.size() && transitions[at].first == anchor) {
+      const ItemIndex item = transitions[at].second;
+      int64_t count = 0;
+      for (; at < transitions.size() && transitions[at] == std::make_pair(anchor, item); ++at) ++count;
+      counted.push_back({count, item});
+    }
+    const size_t keep = std::min(top_k, counted.size());
+    std::partial_sort(counted.begin(), counted.begin() + static_cast<std::ptrdiff_t>(keep), counted.end(),
+                      [&](const Counted& x, const Counted& y) {
+                        if (x.count != y.count) return x.count > y.count;
+                        if (popularity[x.item] != popularity[y.item]) return popularity[x.item] > popularity[y.item];
+                        return x.item < y.item;
+                      });
+    std::vector<ItemIndex> nearest;
+    for (size_t k = 0; k < keep; ++k) nearest.push_back(counted[k].item);
+    followers.by_anchor.emplace(anchor, std::move(nearest));
+  }
+  return followers;
+}
+
 void write_neighbours_header(std::ostream& out, size_t width) {
   out << "anchor";
   for (size_t k = 1; k <= width; ++k) out << " top" << k;

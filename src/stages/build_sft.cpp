@@ -1,5 +1,5 @@
-// Stage "build-sft" (GRLM-SPEC stage 4): the three instruction tasks as LlamaFactory-style JSON
-// files in <run_dir>/sft/, and the tokenized mixture the trainer reads from /build-sft.
+// Stage "build-sft" (GRLM-SPEC stage 4): the spec's three instruction tasks (and, on request, the
+// transition task) as LlamaFactory-style JSON files in <run_dir>/sft/, and the tokenized mixture the trainer reads from /build-sft.
 #include <array>
 #include <cmath>
 #include <fstream>
@@ -36,6 +36,9 @@ const std::map<std::string, std::string>& default_instructions() {
       {"collaborative",
        "Users who bought this item also bought the following items. List the five most related items, each written "
        "as its text ID and title."},
+      {"transition",
+       "Users who bought this item bought the following items right after it. List the items most often bought next, "
+       "most frequent first, each written as its text ID and title."},
   };
   return instructions;
 }
@@ -317,8 +320,8 @@ void run_build_sft(RunContext& context, const StageRun& run) {
   const std::vector<std::string> wanted = config.get_string_list("sft.tasks");
   auto wants = [&](const std::string& task) { return std::find(wanted.begin(), wanted.end(), task) != wanted.end(); };
   for (const std::string& task : wanted) {
-    if (task != "term" && task != "sequence" && task != "collaborative") {
-      throw UsageError(cat("sft.tasks: unknown task '", task, "' (term, sequence, collaborative)"));
+    if (task != "term" && task != "sequence" && task != "collaborative" && task != "transition") {
+      throw UsageError(cat("sft.tasks: unknown task '", task, "' (term, sequence, collaborative, transition)"));
     }
   }
   // Ranks build the samples of consecutive blocks of items (term, collaborative) and users.
@@ -364,6 +367,18 @@ void run_build_sft(RunContext& context, const StageRun& run) {
                                                  static_cast<size_t>(config.get_int("sft.collaborative_top_n")),
                                                  my_items)});
   }
+  if (wants("transition")) {
+    const auto top_n = static_cast<size_t>(config.get_int("sft.transition_top_n"));
+    const size_t holdout = held_out_items(config.get_bool("sft.train_on_validation"));
+    const Neighbours followers =
+        compute_followers(dataset.interactions, dataset.items.size(), holdout, top_n, comm.rank(), comm.size());
+    const std::string instruction = sft_instruction(config, "transition");
+    tasks.push_back({"transition", 3, instruction,
+                     build_collaborative_samples(dataset, followers, instruction, top_n, my_items)});
+    log::info("build-sft: transition task: followers of ",
+              all_reduce_value<int64_t>(comm, static_cast<int64_t>(followers.by_anchor.size()), ReduceOp::Sum),
+              " items from training histories without each user's last ", holdout, " item(s), up to ", top_n, " each");
+  }
   place_blocks(comm, tasks);
   for (const Task& task : tasks) {
     write_task_file(comm, sft_dir / (task.name + ".json"), task, task.name == "sequence" ? &sequences : nullptr, dataset);
@@ -408,7 +423,7 @@ void run_build_sft(RunContext& context, const StageRun& run) {
   truncated = static_cast<uint64_t>(all_reduce_value<int64_t>(comm, static_cast<int64_t>(truncated), ReduceOp::Sum));
   Json counts = Json::object();
   for (const Task& task : tasks) counts[task.name] = task.total;
-  store.set_attributes(group, {{"tasks", Json{"term", "sequence", "collaborative"}.dump()},
+  store.set_attributes(group, {{"tasks", Json{"term", "sequence", "collaborative", "transition"}.dump()},
                                {"samples_per_task", counts.dump()},
                                {"truncated_samples", std::to_string(truncated)},
                                {"tokenizer", config.get_optional_string("sft.tokenizer").value_or((sft_dir / "tokenizer.json").string())}});

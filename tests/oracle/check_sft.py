@@ -20,7 +20,7 @@ def main():
     chat = PreTrainedTokenizerFast(tokenizer_file=os.path.join(tokenizer_dir, "tokenizer.json"))
     template = json.load(open(os.path.join(tokenizer_dir, "tokenizer_config.json")))["chat_template"]
     samples = []
-    for task in ("term", "sequence", "collaborative"):
+    for task in ("term", "sequence", "collaborative", "transition"):
         path = os.path.join(run_dir, "sft", f"{task}.json")
         if os.path.exists(path):
             samples += json.load(open(path, encoding="utf-8"))

@@ -24,6 +24,15 @@ struct CfNeighbourOptions {
 Neighbours compute_cf_neighbours(const Interactions& interactions, size_t num_items, const CfNeighbourOptions& options,
                                  int rank, int ranks);
 
+// Followers (the "transition" SFT task): per anchor, the items bought right after it in the
+// training part of the histories (each user's last `holdout` items never count; an item followed by
+// itself is skipped), the most frequent first; ties: the item with more training interactions, then
+// the lower row. This is what the last-item transition baseline ranks by, given to the model as a
+// task. At most `top_k` per anchor; anchors of `rank`'s block of item rows (row_block); every rank
+// reads all users, so the result does not depend on the number of ranks.
+Neighbours compute_followers(const Interactions& interactions, size_t num_items, size_t holdout, size_t top_k,
+                             int rank, int ranks);
+
 // The reference's text format: the header "anchor top1 ... topN", then one line per anchor in row
 // order. The format has a fixed width, so anchors with fewer than N neighbours are left out;
 // returns how many were left out (the caller reports them).
