@@ -14,14 +14,21 @@ struct PairWeight {
   double weight;
 };
 
-// Calls visit(a, b, weight) for every co-occurring pair of a user's training items, both ways.
+// Calls visit(first, end) with the index range of every user's training part: the history
+// without its last `holdout` items (users with no training part are skipped).
 template <class Visit>
-void for_each_training_pair(const Interactions& interactions, const CfNeighbourOptions& options, Visit&& visit) {
+void for_each_training_part(const Interactions& interactions, size_t holdout, Visit&& visit) {
   for (size_t user = 0; user < interactions.num_users(); ++user) {
     const uint64_t begin = interactions.offsets[user];
     const uint64_t end = interactions.offsets[user + 1];
-    if (end - begin <= options.holdout) continue;
-    const uint64_t training_end = end - options.holdout;
+    if (end - begin > holdout) visit(begin, end - holdout);
+  }
+}
+
+// Calls visit(a, b, weight) for every co-occurring pair of a user's training items, both ways.
+template <class Visit>
+void for_each_training_pair(const Interactions& interactions, const CfNeighbourOptions& options, Visit&& visit) {
+  for_each_training_part(interactions, options.holdout, [&](uint64_t begin, uint64_t training_end) {
     for (uint64_t i = begin; i < training_end; ++i) {
       for (uint64_t j = i + 1; j < training_end && j - i <= options.max_distance; ++j) {
         const ItemIndex a = interactions.items[i];
@@ -32,7 +39,17 @@ void for_each_training_pair(const Interactions& interactions, const CfNeighbourO
         visit(b, a, weight);
       }
     }
-  }
+  });
+}
+
+// The items of the `top_k` best entries of `scored` (each has an `item`), best first.
+template <class Scored, class Better>
+std::vector<ItemIndex> best_items(std::vector<Scored>& scored, size_t top_k, Better better) {
+  const size_t keep = std::min(top_k, scored.size());
+  std::partial_sort(scored.begin(), scored.begin() + static_cast<std::ptrdiff_t>(keep), scored.end(), better);
+  std::vector<ItemIndex> items;
+  for (size_t k = 0; k < keep; ++k) items.push_back(scored[k].item);
+  return items;
 }
 
 }  // namespace
@@ -54,7 +71,11 @@ Neighbours compute_cf_neighbours(const Interactions& interactions, size_t num_it
   Neighbours neighbours;
   neighbours.width = options.top_k;
   size_t at = 0;
-  std::vector<std::pair<double, ItemIndex>> scored;
+  struct Scored {
+    double similarity;
+    ItemIndex item;
+  };
+  std::vector<Scored> scored;
   while (at < pairs.size()) {
     const ItemIndex anchor = pairs[at].anchor;
     scored.clear();
@@ -62,14 +83,11 @@ Neighbours compute_cf_neighbours(const Interactions& interactions, size_t num_it
       const ItemIndex other = pairs[at].other;
       double weight = 0;
       while (at < pairs.size() && pairs[at].anchor == anchor && pairs[at].other == other) weight += pairs[at++].weight;
-      scored.emplace_back(weight / std::sqrt(total[anchor] * total[other]), other);
+      scored.push_back({weight / std::sqrt(total[anchor] * total[other]), other});
     }
-    const size_t keep = std::min(options.top_k, scored.size());
-    std::partial_sort(scored.begin(), scored.begin() + static_cast<std::ptrdiff_t>(keep), scored.end(),
-                      [](const auto& x, const auto& y) { return x.first != y.first ? x.first > y.first : x.second < y.second; });
-    std::vector<ItemIndex> nearest;
-    for (size_t k = 0; k < keep; ++k) nearest.push_back(scored[k].second);
-    neighbours.by_anchor.emplace(anchor, std::move(nearest));
+    neighbours.by_anchor.emplace(anchor, best_items(scored, options.top_k, [](const Scored& x, const Scored& y) {
+                                   return x.similarity != y.similarity ? x.similarity > y.similarity : x.item < y.item;
+                                 }));
   }
   return neighbours;
 }
@@ -79,11 +97,7 @@ Neighbours compute_followers(const Interactions& interactions, size_t num_items,
   std::vector<int64_t> popularity(num_items, 0);
   std::vector<std::pair<ItemIndex, ItemIndex>> transitions;  // (anchor, follower), anchors of this rank only
   const RowBlock mine = row_block(static_cast<int64_t>(num_items), ranks, rank);
-  for (size_t user = 0; user < interactions.num_users(); ++user) {
-    const uint64_t begin = interactions.offsets[user];
-    const uint64_t end = interactions.offsets[user + 1];
-    if (end - begin <= holdout) continue;
-    const uint64_t training_end = end - holdout;
+  for_each_training_part(interactions, holdout, [&](uint64_t begin, uint64_t training_end) {
     for (uint64_t i = begin; i < training_end; ++i) {
       ++popularity[interactions.items[i]];
       if (i + 1 == training_end) continue;
@@ -91,7 +105,7 @@ Neighbours compute_followers(const Interactions& interactions, size_t num_items,
       const ItemIndex follower = interactions.items[i + 1];
       if (anchor != follower && anchor >= mine.first && anchor < mine.end()) transitions.emplace_back(anchor, follower);
     }
-  }
+  });
   std::sort(transitions.begin(), transitions.end());
   Neighbours followers;
   followers.width = top_k;
@@ -110,16 +124,11 @@ Neighbours compute_followers(const Interactions& interactions, size_t num_items,
       for (; at < transitions.size() && transitions[at] == std::make_pair(anchor, item); ++at) ++count;
       counted.push_back({count, item});
     }
-    const size_t keep = std::min(top_k, counted.size());
-    std::partial_sort(counted.begin(), counted.begin() + static_cast<std::ptrdiff_t>(keep), counted.end(),
-                      [&](const Counted& x, const Counted& y) {
-                        if (x.count != y.count) return x.count > y.count;
-                        if (popularity[x.item] != popularity[y.item]) return popularity[x.item] > popularity[y.item];
-                        return x.item < y.item;
-                      });
-    std::vector<ItemIndex> nearest;
-    for (size_t k = 0; k < keep; ++k) nearest.push_back(counted[k].item);
-    followers.by_anchor.emplace(anchor, std::move(nearest));
+    followers.by_anchor.emplace(anchor, best_items(counted, top_k, [&](const Counted& x, const Counted& y) {
+                                  if (x.count != y.count) return x.count > y.count;
+                                  if (popularity[x.item] != popularity[y.item]) return popularity[x.item] > popularity[y.item];
+                                  return x.item < y.item;
+                                }));
   }
   return followers;
 }

@@ -1,5 +1,7 @@
 // Stage "build-sft" (GRLM-SPEC stage 4): the spec's three instruction tasks (and, on request, the
-// transition task) as LlamaFactory-style JSON files in <run_dir>/sft/, and the tokenized mixture the trainer reads from /build-sft.
+// transition task) as LlamaFactory-style JSON files in <run_dir>/sft/, and the tokenized mixture
+// the trainer reads from /build-sft.
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <fstream>
@@ -23,6 +25,17 @@ namespace grlm {
 namespace {
 
 using Json = nlohmann::ordered_json;
+
+// Every task build-sft knows; a task's id (/build-sft/task_id) is its place in this list.
+const std::vector<std::string>& task_names() {
+  static const std::vector<std::string> names = {"term", "sequence", "collaborative", "transition"};
+  return names;
+}
+
+int32_t task_id(const std::string& name) {
+  const auto& names = task_names();
+  return static_cast<int32_t>(std::find(names.begin(), names.end(), name) - names.begin());
+}
 
 // Built-in instructions: the same text as configs/prompts/*.txt.
 const std::map<std::string, std::string>& default_instructions() {
@@ -320,8 +333,10 @@ void run_build_sft(RunContext& context, const StageRun& run) {
   const std::vector<std::string> wanted = config.get_string_list("sft.tasks");
   auto wants = [&](const std::string& task) { return std::find(wanted.begin(), wanted.end(), task) != wanted.end(); };
   for (const std::string& task : wanted) {
-    if (task != "term" && task != "sequence" && task != "collaborative" && task != "transition") {
-      throw UsageError(cat("sft.tasks: unknown task '", task, "' (term, sequence, collaborative, transition)"));
+    if (task_id(task) == static_cast<int32_t>(task_names().size())) {
+      std::string known;
+      for (const std::string& name : task_names()) known += (known.empty() ? "" : ", ") + name;
+      throw UsageError(cat("sft.tasks: unknown task '", task, "' (", known, ")"));
     }
   }
   // Ranks build the samples of consecutive blocks of items (term, collaborative) and users.
@@ -333,7 +348,7 @@ void run_build_sft(RunContext& context, const StageRun& run) {
   if (wants("term")) {
     if (dataset.catalog) {
       const std::string instruction = sft_instruction(config, "term");
-      tasks.push_back({"term", 0, instruction, build_term_samples(dataset, instruction, my_items)});
+      tasks.push_back({"term", task_id("term"), instruction, build_term_samples(dataset, instruction, my_items)});
     } else {
       log::info("build-sft: no catalog, so no term-internalisation task (titles are written as None)");
     }
@@ -352,7 +367,7 @@ void run_build_sft(RunContext& context, const StageRun& run) {
     log::info("build-sft: sequence task: ", counts[1], " of ", counts[0], " users; dropped ", counts[2],
               " with an item lacking a valid TID, ", counts[3], " with fewer than 3 items; outputs run through item ",
               options.through_validation ? "n-1 (sft.train_on_validation: the validation split is not held out)" : "n-2");
-    Task task{"sequence", 1, instruction, {}};
+    Task task{"sequence", task_id("sequence"), instruction, {}};
     task.samples.reserve(sequences.size());
     // The task owns the text; the per-user fields stay in `sequences` (same order).
     for (SequenceSample& sequence : sequences) task.samples.push_back(std::move(sequence.sample));
@@ -362,7 +377,7 @@ void run_build_sft(RunContext& context, const StageRun& run) {
     std::optional<Neighbours> computed;
     if (!dataset.neighbours) computed = computed_neighbours(context, group, dataset, sft_dir);
     const std::string instruction = sft_instruction(config, "collaborative");
-    tasks.push_back({"collaborative", 2, instruction,
+    tasks.push_back({"collaborative", task_id("collaborative"), instruction,
                      build_collaborative_samples(dataset, computed ? *computed : *dataset.neighbours, instruction,
                                                  static_cast<size_t>(config.get_int("sft.collaborative_top_n")),
                                                  my_items)});
@@ -373,7 +388,7 @@ void run_build_sft(RunContext& context, const StageRun& run) {
     const Neighbours followers =
         compute_followers(dataset.interactions, dataset.items.size(), holdout, top_n, comm.rank(), comm.size());
     const std::string instruction = sft_instruction(config, "transition");
-    tasks.push_back({"transition", 3, instruction,
+    tasks.push_back({"transition", task_id("transition"), instruction,
                      build_collaborative_samples(dataset, followers, instruction, top_n, my_items)});
     log::info("build-sft: transition task: followers of ",
               all_reduce_value<int64_t>(comm, static_cast<int64_t>(followers.by_anchor.size()), ReduceOp::Sum),
@@ -423,7 +438,7 @@ void run_build_sft(RunContext& context, const StageRun& run) {
   truncated = static_cast<uint64_t>(all_reduce_value<int64_t>(comm, static_cast<int64_t>(truncated), ReduceOp::Sum));
   Json counts = Json::object();
   for (const Task& task : tasks) counts[task.name] = task.total;
-  store.set_attributes(group, {{"tasks", Json{"term", "sequence", "collaborative", "transition"}.dump()},
+  store.set_attributes(group, {{"tasks", Json(task_names()).dump()},
                                {"samples_per_task", counts.dump()},
                                {"truncated_samples", std::to_string(truncated)},
                                {"tokenizer", config.get_optional_string("sft.tokenizer").value_or((sft_dir / "tokenizer.json").string())}});
