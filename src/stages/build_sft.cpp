@@ -390,8 +390,9 @@ void run_build_sft(RunContext& context, const StageRun& run) {
     const std::string instruction = sft_instruction(config, "transition");
     tasks.push_back({"transition", task_id("transition"), instruction,
                      build_collaborative_samples(dataset, followers, instruction, top_n, my_items)});
-    log::info("build-sft: transition task: followers of ",
-              all_reduce_value<int64_t>(comm, static_cast<int64_t>(followers.by_anchor.size()), ReduceOp::Sum),
+    const auto anchors =
+        all_reduce_value<int64_t>(comm, static_cast<int64_t>(followers.by_anchor.size()), ReduceOp::Sum);
+    log::info("build-sft: transition task: followers of ", anchors,
               " items from training histories without each user's last ", holdout, " item(s), up to ", top_n, " each");
   }
   place_blocks(comm, tasks);
