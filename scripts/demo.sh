@@ -3,7 +3,7 @@
 # with configs/demo.json on 2 ranks: every stage, then the metrics, the data and the run store.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh --no-tests   # grlm alone (scripts/test.sh builds and runs the tests)
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 
 build/grlm synth --items 1000 --users 2000 --seed 42 --out runs/demo/data

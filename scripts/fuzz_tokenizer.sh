@@ -11,7 +11,7 @@ CXX="${FUZZ_CXX:-clang++}"
 # shellcheck disable=SC2046
 "$CXX" -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
   -Iinclude $(pkg-config --cflags libpcre2-8 libutf8proc libxxhash) \
-  tests/fuzz/fuzz_tokenizer.cpp src/text/*.cpp src/data/json_file.cpp src/data/utf8.cpp src/core/error.cpp \
+  tests/fuzz/fuzz_tokenizer.cpp src/text/*.cpp src/data/json_file.cpp src/data/utf8.cpp src/data/tid_words.cpp src/core/error.cpp \
   $(pkg-config --libs libpcre2-8 libutf8proc libxxhash) -o "$OUT/fuzz_tokenizer"
 # Seeds: a few real and adversarial strings.
 printf 'Item text ID: [hair-mask, color-lock, citrus, protein, unisex] Title: None.\n' > "$OUT/corpus/seed1"

@@ -1,7 +1,11 @@
 // The libtorch model's own contracts (parity with transformers is tests/oracle/model_parity.py):
 // the logits-processor hook constrains greedy and beam search, KV-cache row moves, parameter
 // naming and round trips through safetensors, every dtype on CPU.
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <set>
+#include <sstream>
 
 #include <c10/core/InferenceMode.h>
 #include <gtest/gtest.h>
@@ -9,6 +13,7 @@
 #include "grlm/core/error.hpp"
 #include "grlm/model/checkpoint.hpp"
 #include "grlm/model/constrained.hpp"
+#include "grlm/model/dtype.hpp"
 #include "grlm/model/encoder.hpp"
 #include "grlm/model/generation.hpp"
 #include "test_support.hpp"
@@ -55,6 +60,41 @@ TEST(Model, LogitsProcessorConstrainsGreedyAndBeamSearch) {
       }
     }
   }
+}
+
+// The oracle for "native bfloat16": the kernel flags the CPU reports, capped by the capability
+// PyTorch is told to use (ATEN_CPU_CAPABILITY avx2 or default mimics a CPU without AVX-512).
+bool cpu_flags_say_native_bf16() {
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(cpuinfo, line)) {
+    if (line.rfind("flags", 0) != 0) continue;
+    std::istringstream flags(line.substr(line.find(':') + 1));
+    std::set<std::string> set{std::istream_iterator<std::string>(flags), std::istream_iterator<std::string>()};
+    const char* capped = std::getenv("ATEN_CPU_CAPABILITY");
+    if (capped != nullptr && (std::string(capped) == "avx2" || std::string(capped) == "default")) return false;
+    return set.count("avx512f") && (set.count("avx512_bf16") || set.count("amx_bf16"));
+  }
+  return false;
+}
+
+TEST(Dtype, AutoIsBfloat16ExactlyWhereTheCpuRunsItNatively) {
+  const Device cpu;
+  const DtypeChoice chosen = choose_dtype("auto", cpu);
+  EXPECT_EQ(chosen.dtype == at::kBFloat16, cpu_flags_say_native_bf16()) << chosen.reason;
+  EXPECT_NE(chosen.reason.find("PyTorch CPU capability"), std::string::npos) << chosen.reason;
+  if (const char* capped = std::getenv("ATEN_CPU_CAPABILITY")) {
+    if (std::string(capped) == "avx2") EXPECT_EQ(chosen.dtype, at::kFloat) << "an AVX2-only CPU runs float32";
+  }
+  // An explicit dtype is kept, bfloat16 too (with a warning where it is slow).
+  EXPECT_EQ(choose_dtype("bfloat16", cpu).dtype, at::kBFloat16);
+  EXPECT_EQ(choose_dtype("float64", cpu).dtype, at::kDouble);
+  Device gpu;
+  gpu.kind = DeviceKind::Cuda;
+  gpu.cuda_bf16 = true;
+  EXPECT_EQ(choose_dtype("auto", gpu).dtype, at::kBFloat16);
+  gpu.cuda_bf16 = false;
+  EXPECT_EQ(choose_dtype("auto", gpu).dtype, at::kFloat);
 }
 
 TEST(Model, TrieConstrainedDecodingNeverLeavesTheItemSet) {

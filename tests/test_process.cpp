@@ -230,7 +230,7 @@ TEST(Cli, SynthThenRunWritesAStoreThatInspectAndH5dumpRead) {
                                      " --set train.arch.kv_heads=1 --set train.arch.head_dim=16 --set train.arch.intermediate_size=64"
                                      " --set train.max_steps=3 --set train.global_batch_size=8 --set train.micro_batch_size=4"
                                      " --set evaluate.max_users=6 --set evaluate.num_beams=2 --set evaluate.num_return_sequences=2"
-                                     " --set evaluate.max_new_tokens=8");
+                                     " --set evaluate.max_new_tokens=8 --set train.dtype=float32 --set evaluate.dtype=float32");
   EXPECT_EQ(pipeline.exit_code, 0) << pipeline.output;  // every stage
   EXPECT_NE(pipeline.output.find("data: 1000 items, 2000 users"), std::string::npos) << pipeline.output;
   EXPECT_NE(pipeline.output.find("stage similar: complete"), std::string::npos) << pipeline.output;

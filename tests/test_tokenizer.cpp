@@ -262,10 +262,40 @@ TEST(WordLevelTokenizer, BuiltFromTidsAndTitlesEncodesAsTheTokenizersLibraryLoad
   }
 }
 
-TEST(WordLevelTokenizer, RequiredWordThatIsNotOneWordIsRefused) {
+TEST(WordLevelTokenizer, RequiredWordsTheSplitWouldCutStayOneTokenAsTheReferenceEncodesThem) {
   WordLevelSpec spec;
-  spec.required_words = {"two words"};
-  EXPECT_THROW(build_word_level_tokenizer(std::vector<std::string_view>{}, spec), UsageError);
+  spec.required_words = {"[", "]", ",", "two words", "1:53-scale", "5.3:1", "1:1", "scale", "Über:Maß"};
+  EXPECT_THROW(build_word_level_tokenizer(std::vector<std::string_view>{}, WordLevelSpec{.required_words = {""}}), UsageError);
+  const std::vector<std::string_view> corpus = {"ratio 1 : 1 scale", "x 53-scale"};
+  const std::string json = build_word_level_tokenizer(corpus, spec);
+  const Tokenizer tokenizer = Tokenizer::from_json(json, "whole words");
+  const std::vector<TokenId> tid = tokenizer.encode("[two words, 1:53-scale, 5.3:1, 1:1, über:maß]");
+  EXPECT_EQ(tid.size(), 11u);
+  EXPECT_EQ(tid[1], tokenizer.token_to_id("two words"));
+  EXPECT_EQ(tid[3], tokenizer.token_to_id("1:53-scale"));
+  EXPECT_EQ(tid[9], tokenizer.token_to_id("über:maß"));
+  // single_word: inside a longer word the added token does not match.
+  EXPECT_EQ(tokenizer.encode("x1:1"), tokenizer.encode("x1 : 1"));
+
+  const auto dir = std::filesystem::path(GRLM_TEST_BINARY_DIR) / "test-scratch" / "word-level-whole";
+  std::filesystem::create_directories(dir);
+  test::write_text(dir / "tokenizer.json", json);
+  const std::vector<std::string> samples = {"[two words, 1:53-scale, 5.3:1, 1:1, ÜBER:MAß]", "x1:1 1:1x 1:1 (1:1) two  words",
+                                            "two words1:53-scale 5.3:1.", "Item text ID: [1:1, scale]"};
+  {
+    std::ofstream out(dir / "corpus.jsonl");
+    for (const std::string& sample : samples) out << nlohmann::json(sample).dump() << "\n";
+  }
+  const std::string command = std::string(GRLM_TEST_PYTHON) + " " + GRLM_TEST_SOURCE_DIR +
+                              "/tests/oracle/tokenizer_oracle.py --tokenizer " + (dir / "tokenizer.json").string() +
+                              " --corpus " + (dir / "corpus.jsonl").string() + " --out " + (dir / "expected.jsonl").string();
+  ASSERT_EQ(std::system(command.c_str()), 0) << command;
+  const auto expected = read_jsonl(dir / "expected.jsonl");
+  ASSERT_EQ(expected.size(), samples.size());
+  for (size_t i = 0; i < samples.size(); ++i) {
+    EXPECT_EQ(tokenizer.encode(samples[i]), expected[i]["ids"].get<std::vector<TokenId>>()) << samples[i];
+    EXPECT_EQ(tokenizer.decode(expected[i]["ids"].get<std::vector<TokenId>>()), expected[i]["decoded"].get<std::string>());
+  }
 }
 
 }  // namespace

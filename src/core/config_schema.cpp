@@ -31,7 +31,7 @@ const ConfigSchema& grlm_config_schema() {
       {"embed.instruction", ValueType::String, "", "text put before every item text (Qwen3-Embedding: 'Instruct: ...\\nQuery:')", {}},
       {"embed.max_tokens", ValueType::Integer, 512, "tokens of item text kept per item", {}},
       {"embed.batch_tokens", ValueType::Integer, 16384, "tokens per encoder batch (items of similar length batched together)", {}},
-      {"embed.dtype", ValueType::String, "auto", "encoder dtype: auto (bfloat16 on cuda, float32 on cpu), float32, bfloat16, float16",
+      {"embed.dtype", ValueType::String, "auto", "encoder dtype: auto (bfloat16 on a GPU or CPU with native bfloat16, else float32), float32, bfloat16, float16",
        {"auto", "float32", "bfloat16", "float16"}},
       {"embed.dim", ValueType::Integer, 256, "built-in embedder: vector dimension", {}},
       {"embed.chunk_items", ValueType::Integer, 2048, "items per resumable chunk", {}},
@@ -52,7 +52,7 @@ const ConfigSchema& grlm_config_schema() {
       {"extract.resolve_collisions", ValueType::Boolean, false,
        "regenerate items whose TID equals an earlier item's, showing the taken TID as one to differ from", {}},
       {"extract.chunk_items", ValueType::Integer, 128, "items per resumable chunk (LLM extraction)", {}},
-      {"extract.dtype", ValueType::String, "auto", "LLM dtype: auto (bfloat16 on cuda, float32 on cpu), float32, bfloat16, float16",
+      {"extract.dtype", ValueType::String, "auto", "LLM dtype: auto (bfloat16 on a GPU or CPU with native bfloat16, else float32), float32, bfloat16, float16",
        {"auto", "float32", "bfloat16", "float16"}},
       {"sft.tasks", ValueType::StringList, json::array({"term", "sequence", "collaborative"}),
        "instruction tasks to build: term, sequence, collaborative (the spec's three), transition (each item's "
@@ -99,7 +99,7 @@ const ConfigSchema& grlm_config_schema() {
       {"train.max_grad_norm", ValueType::Number, 1.0, "global gradient-norm clipping (<= 0: none)", {}},
       {"train.seed", ValueType::Integer, 42, "seed of the from-scratch initialisation, data order and validation split", {}},
       {"train.dtype", ValueType::String, "auto",
-       "auto (bfloat16 on cuda, float32 on cpu), float32, bfloat16, float64 (exact equivalence tests on cpu)",
+       "auto (bfloat16 on a GPU or CPU with native bfloat16, else float32), float32, bfloat16, float64 (exact equivalence tests on cpu)",
        {"auto", "float32", "bfloat16", "float64"}},
       {"train.activation_checkpointing", ValueType::Boolean, false,
        "recompute each decoder layer in backward instead of keeping its activations", {}},
@@ -131,7 +131,7 @@ const ConfigSchema& grlm_config_schema() {
       {"evaluate.max_users", ValueType::Integer, 0, "evaluate the first N users only (0: all); for quick checks", {}},
       {"evaluate.model", ValueType::String, json(),
        "checkpoint folder to evaluate instead of run_dir/model (e.g. a model trained elsewhere)", {}},
-      {"evaluate.dtype", ValueType::String, "auto", "model dtype: auto (bfloat16 on cuda, float32 on cpu), float32, bfloat16",
+      {"evaluate.dtype", ValueType::String, "auto", "model dtype: auto (bfloat16 on a GPU or CPU with native bfloat16, else float32), float32, bfloat16",
        {"auto", "float32", "bfloat16", "float16"}},
   };
   return schema;

@@ -46,7 +46,7 @@ Device bind_cuda_device(const RankInfo& rank, int count) {
   const double memory_gib = static_cast<double>(properties.totalGlobalMem) / (1024.0 * 1024 * 1024);
   char memory_text[32];
   std::snprintf(memory_text, sizeof memory_text, "%.1f GiB", memory_gib);
-  return Device{DeviceKind::Cuda, index, cat("cuda:", index, " (", properties.name, ", ", memory_text, ")")};
+  return Device{DeviceKind::Cuda, index, cat("cuda:", index, " (", properties.name, ", ", memory_text, ")"), properties.major >= 8};
 }
 #endif
 

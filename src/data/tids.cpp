@@ -14,6 +14,14 @@ TidTable load_tids(const std::filesystem::path& file, ItemTable& items, bool clo
         !std::all_of(words.begin(), words.end(), [](const auto& word) { return word.is_string(); })) {
       throw InputError(cat(where, ": expected a list of 5 strings, got ", words.dump()));
     }
+    Tid tid;
+    for (size_t i = 0; i < 5; ++i) {
+      tid[i] = words[i].get<std::string>();
+      if (const std::optional<std::string> problem = tid_word_problem(tid[i])) {
+        throw InputError(cat(where, ": word ", i + 1, " ", nlohmann::json(tid[i]).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+                             ": ", *problem));
+      }
+    }
     ItemIndex row;
     if (closed_items) {
       const std::optional<ItemIndex> known = items.find(id);
@@ -23,8 +31,6 @@ TidTable load_tids(const std::filesystem::path& file, ItemTable& items, bool clo
       row = items.intern(id);
     }
     fit_tids_to_items(table, items);
-    Tid tid;
-    for (size_t i = 0; i < 5; ++i) tid[i] = words[i].get<std::string>();
     table.tids[row] = std::move(tid);
     table.has[row] = 1;
   });

@@ -37,10 +37,13 @@ std::vector<std::vector<std::string>> tid_groups(const std::vector<std::string>&
 Grounder::Grounder(const std::vector<std::array<std::string, 5>>& tids) : tid_of_(tids.size(), -1) {
   for (uint32_t item = 0; item < tids.size(); ++item) {
     if (tids[item][0].empty()) continue;
-    const std::string key = key_of(std::vector<std::string>(tids[item].begin(), tids[item].end()));
+    std::array<std::string, 5> canonical;
+    for (size_t i = 0; i < 5; ++i) canonical[i] = canonical_tid_word(tids[item][i]);
+    const std::string key = key_of(std::vector<std::string>(canonical.begin(), canonical.end()));
     auto [found, added] = index_.emplace(key, distinct_.size());
     if (added) {
       distinct_.push_back(tids[item]);
+      canonical_.push_back(std::move(canonical));
       items_of_.emplace_back();
     }
     items_of_[found->second].push_back(item);
@@ -104,7 +107,7 @@ std::vector<uint32_t> Grounder::rank(const std::vector<std::vector<std::string>>
       continue;
     }
     std::vector<std::pair<double, size_t>> scored;
-    for (size_t t = 0; t < distinct_.size(); ++t) scored.emplace_back(score(groups[g], distinct_[t]), t);
+    for (size_t t = 0; t < distinct_.size(); ++t) scored.emplace_back(score(groups[g], canonical_[t]), t);
     std::stable_sort(scored.begin(), scored.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
     for (const auto& [value, t] : scored) fuzzy_order[g].push_back(t);
     // The best TID's first item (the next one not yet listed stays for the fill passes).

@@ -5,6 +5,8 @@
 #include "grlm/model/checkpoint.hpp"
 #include "grlm/model/generation.hpp"
 #include "grlm/text/tokenizer.hpp"
+#include "grlm/core/log.hpp"
+#include "grlm/model/dtype.hpp"
 
 namespace grlm {
 namespace {
@@ -62,7 +64,9 @@ class CheckpointChat final : public ChatGenerator {
 std::unique_ptr<ChatGenerator> ChatGenerator::load(const std::string& folder, const Device& device, const std::string& dtype) {
   LoadOptions options;
   options.device = device.is_cuda() ? at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(device.index)) : at::Device(at::kCPU);
-  options.dtype = dtype == "auto" ? (device.is_cuda() ? at::kBFloat16 : at::kFloat) : parse_dtype(dtype);
+  const DtypeChoice choice = choose_dtype(dtype, device);
+  options.dtype = choice.dtype;
+  log::info("LLM ", folder, ": ", dtype_name(choice.dtype), " (", choice.reason, ") on ", device.description);
   return std::make_unique<CheckpointChat>(folder, load_pretrained(folder, options));
 }
 

@@ -8,6 +8,8 @@
 #include "grlm/model/constrained.hpp"
 #include "grlm/model/generation.hpp"
 #include "grlm/text/tokenizer.hpp"
+#include "grlm/core/log.hpp"
+#include "grlm/model/dtype.hpp"
 
 namespace grlm {
 namespace {
@@ -101,7 +103,9 @@ std::unique_ptr<TidRecommender> TidRecommender::load(const std::string& folder, 
                                                      const std::string& dtype) {
   LoadOptions options;
   options.device = device.is_cuda() ? at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(device.index)) : at::Device(at::kCPU);
-  options.dtype = dtype == "auto" ? (device.is_cuda() ? at::kBFloat16 : at::kFloat) : parse_dtype(dtype);
+  const DtypeChoice choice = choose_dtype(dtype, device);
+  options.dtype = choice.dtype;
+  log::info("recommender ", folder, ": ", dtype_name(choice.dtype), " (", choice.reason, ") on ", device.description);
   return std::make_unique<CheckpointRecommender>(folder, load_pretrained(folder, options));
 }
 

@@ -236,16 +236,11 @@ Tokenizer model_tokenizer(RunContext& context, const std::vector<Task>& tasks, c
     renderer.format = SftPrompt::for_tokenizer_folder(folder);
     return Tokenizer::load(*path);
   }
-  // From scratch: a word-level vocabulary of every TID term, the format words, frequent words;
-  // the item line's fixed phrases are one token each (a line is 13 tokens instead of 18: the
-  // model's work goes into the five terms).
-  WordLevelSpec spec;
-  spec.phrases = {"Item text ID:", "Title: None."};
-  spec.required_words = {"item", "text", "id", ":", "[", "]", ",", "title", "none.", "user", "assistant"};
+  std::vector<Tid> valid_tids;
   for (size_t item = 0; item < dataset.tids->tids.size(); ++item) {
-    if (!has_valid_tid(*dataset.tids, static_cast<ItemIndex>(item))) continue;
-    for (const std::string& word : dataset.tids->tids[item]) spec.required_words.push_back(word);
+    if (has_valid_tid(*dataset.tids, static_cast<ItemIndex>(item))) valid_tids.push_back(dataset.tids->tids[item]);
   }
+  const WordLevelSpec spec = from_scratch_vocabulary(valid_tids);
   const std::string json = build_word_level_tokenizer_from_counts(corpus_word_counts(context.runtime.world(), tasks), spec);
   if (context.runtime.is_root()) {
     write_file_atomically(sft_dir / "tokenizer.json", json);

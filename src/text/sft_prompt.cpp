@@ -18,4 +18,12 @@ std::string SftPrompt::prompt(const std::string& instruction, const std::string&
                : "<|im_start|>user\n" + user + "<|im_end|>\n<|im_start|>assistant\n";
 }
 
+WordLevelSpec from_scratch_vocabulary(const std::vector<Tid>& tids) {
+  WordLevelSpec spec;
+  spec.phrases = {"Item text ID:", "Title: None."};
+  spec.required_words = {"item", "text", "id", ":", "[", "]", ",", "title", "none.", "user", "assistant"};
+  for (const Tid& tid : tids) spec.required_words.insert(spec.required_words.end(), tid.begin(), tid.end());
+  return spec;
+}
+
 }  // namespace grlm

@@ -4,6 +4,8 @@
 #include <cctype>
 
 #include "grlm/core/error.hpp"
+#include "grlm/data/dataset.hpp"
+#include "unicode.hpp"
 
 namespace grlm {
 namespace {
@@ -34,10 +36,13 @@ std::string_view list_part(std::string_view answer) {
 }
 
 std::string normalise_word(std::string_view raw) {
-  static constexpr std::string_view kStrip = "\"'`[](){}<>*.;:!?";
-  std::string_view word = trim(raw);
-  while (!word.empty() && kStrip.find(word.front()) != std::string_view::npos) word = trim(word.substr(1));
-  while (!word.empty() && kStrip.find(word.back()) != std::string_view::npos) word = trim(word.substr(0, word.size() - 1));
+  // NFC and Unicode lowercase first, as the from-scratch word-level tokenizer normalises (and as
+  // Python's str.lower() lowercases): a word reads the same from a TID file and from a model.
+  const std::string lower = text::to_lowercase(text::normalize(raw, text::NormalForm::NFC));
+  std::string_view word = trim(lower);
+  const auto stripped = [](char c) { return kTidStrippedCharacters.find(c) != std::string_view::npos; };
+  while (!word.empty() && stripped(word.front())) word = trim(word.substr(1));
+  while (!word.empty() && stripped(word.back())) word = trim(word.substr(0, word.size() - 1));
   std::string result;
   bool pending_space = false;
   for (const char c : word) {
@@ -47,7 +52,7 @@ std::string normalise_word(std::string_view raw) {
     }
     if (pending_space) result.push_back('-');
     pending_space = false;
-    result.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    result.push_back(c);
   }
   return result;
 }
@@ -87,10 +92,13 @@ ParsedTid parse_tid_answer(std::string_view answer) {
     if (parsed.words.size() == 5) break;
     parsed.words.push_back(normalise_word(piece));
   }
-  parsed.valid = parsed.words.size() == 5 &&
-                 std::none_of(parsed.words.begin(), parsed.words.end(), [](const std::string& w) { return w.empty(); });
+  parsed.valid = parsed.words.size() == 5 && std::none_of(parsed.words.begin(), parsed.words.end(), [](const std::string& w) {
+                   return tid_word_problem(w).has_value();
+                 });
   return parsed;
 }
+
+std::string canonical_tid_word(std::string_view word) { return normalise_word(word); }
 
 std::string format_tid(const std::vector<std::string>& words) {
   std::string text = "[";

@@ -83,15 +83,15 @@ std::string build_word_level_tokenizer_from_counts(const WordCounts& counts, con
     if (lower.find_first_not_of(" \t\n") == std::string::npos) throw UsageError("word-level tokenizer: a format phrase is empty");
     if (add(lower)) phrases.push_back(lower);
   }
+  // A required word the split would cut ("1:53-scale", "5.3:1", "hair mask") is kept whole as an
+  // added token, matched before the split; single_word, so it never matches inside a longer word.
+  std::vector<std::string> whole_words;
   for (const std::string& word : spec.required_words) {
     const std::string lower = normalized(word);
-    // A required word must survive pre-tokenization whole, or it could never be one token.
+    if (lower.empty()) throw UsageError("word-level tokenizer: a required word is empty");
     const auto pieces = words.find_all(lower);
-    if (pieces.size() != 1 || pieces[0].first != 0 || pieces[0].second != lower.size()) {
-      throw UsageError(cat("word-level tokenizer: required word '", word, "' is not one word (it holds whitespace "
-                           "or one of [ ] , : next to other characters)"));
-    }
-    add(lower);
+    const bool one_piece = pieces.size() == 1 && pieces[0].first == 0 && pieces[0].second == lower.size();
+    if (add(lower) && !one_piece) whole_words.push_back(lower);
   }
   std::vector<std::pair<std::string, size_t>> frequent;
   for (const auto& [word, count] : counts) {
@@ -111,6 +111,10 @@ std::string build_word_level_tokenizer_from_counts(const WordCounts& counts, con
   }
   for (const std::string& phrase : phrases) {
     added.push_back({{"id", vocab[phrase]}, {"content", phrase}, {"single_word", false}, {"lstrip", false},
+                     {"rstrip", false}, {"normalized", true}, {"special", false}});
+  }
+  for (const std::string& word : whole_words) {
+    added.push_back({{"id", vocab[word]}, {"content", word}, {"single_word", true}, {"lstrip", false},
                      {"rstrip", false}, {"normalized", true}, {"special", false}});
   }
   const nlohmann::ordered_json tokenizer = {

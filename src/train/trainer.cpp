@@ -21,6 +21,7 @@
 #include "grlm/text/tokenizer.hpp"
 #include "grlm/train/plan.hpp"
 #include "grlm/train/zero.hpp"
+#include "grlm/model/dtype.hpp"
 
 namespace grlm {
 
@@ -79,11 +80,10 @@ namespace {
 
 constexpr const char* kGroup = "/train";
 
-at::ScalarType training_dtype(const TrainOptions& options, at::Device device) {
-  if (options.dtype == "auto") return device.is_cuda() ? at::kBFloat16 : at::kFloat;
-  const at::ScalarType dtype = parse_dtype(options.dtype);
-  if (dtype == at::kHalf) throw UsageError("train.dtype float16 is not supported (use bfloat16)");
-  return dtype;
+DtypeChoice training_dtype(const TrainOptions& options, const Device& device) {
+  const DtypeChoice choice = choose_dtype(options.dtype, device);
+  if (choice.dtype == at::kHalf) throw UsageError("train.dtype float16 is not supported (use bfloat16)");
+  return choice;
 }
 
 // The tokenizer build-sft rendered the samples with (and the folder its files are in).
@@ -413,7 +413,8 @@ Json run_training(RunContext& context, const StageRun& run, const TrainOptions& 
   const Config& config = context.config;
   const at::Device device = context.device.is_cuda() ? at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(context.device.index))
                                                      : at::Device(at::kCPU);
-  const at::ScalarType dtype = training_dtype(options, device);
+  const DtypeChoice dtype_choice = training_dtype(options, context.device);
+  const at::ScalarType dtype = dtype_choice.dtype;
 
   const SftTokens data = read_sft_tokens(store, "/build-sft");
   const SampleSplit split = split_samples(data, options.val_fraction, static_cast<uint64_t>(options.seed));
@@ -462,7 +463,8 @@ Json run_training(RunContext& context, const StageRun& run, const TrainOptions& 
   }
   const FlopModel flops = flop_model(model);
   const double peak_tflops = options.peak_tflops > 0 ? options.peak_tflops : default_peak_tflops(context.device, dtype);
-  log::info("train: ", model.config().parameter_count(), " parameters, ", dtype_name(dtype), " on ", context.device.description,
+  log::info("train: ", model.config().parameter_count(), " parameters, ", dtype_name(dtype), " (", dtype_choice.reason, ") on ",
+            context.device.description,
             "; ZeRO-", options.zero_stage, " over ", comm->size(), " ranks (", comm->backend(), "), optimizer state ",
             format_gib(static_cast<double>(zero.state_bytes())), " per rank; ", split.train.size(), " training and ",
             split.validation.size(), " validation samples; ", total_steps, " steps of ", options.global_batch_size,

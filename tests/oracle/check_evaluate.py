@@ -25,8 +25,8 @@ GRLM, MPIEXEC, ROOT = sys.argv[1:4]
 ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", OMP_NUM_THREADS="1")
 SUMMARY = []
 TRAIN = {"arch": {"hidden_size": 32, "layers": 1, "heads": 2, "kv_heads": 1, "intermediate_size": 64, "head_dim": 16},
-         "global_batch_size": 8, "micro_batch_size": 4, "max_steps": 150, "lr": 1e-2, "log_steps": 100}
-EVALUATE = {"num_beams": 4, "num_return_sequences": 4, "max_new_tokens": 14, "chunk_users": 7, "batch_size": 4}
+         "global_batch_size": 8, "micro_batch_size": 4, "max_steps": 150, "lr": 1e-2, "log_steps": 100, "dtype": "float32"}
+EVALUATE = {"dtype": "float32", "num_beams": 4, "num_return_sequences": 4, "max_new_tokens": 14, "chunk_users": 7, "batch_size": 4}
 
 
 def run(ranks, *args, ok=True):

@@ -31,6 +31,8 @@ SUMMARY = []
 
 
 def run(ranks, *args, ok=True):
+    if args[0] == "run":  # checkpoints compared with transformers in float32 ("auto" is bfloat16 on some CPUs)
+        args = (*args, "--set", "embed.dtype=float32", "--set", "extract.dtype=float32")
     command = [MPIEXEC, "-np", str(ranks), "--oversubscribe", GRLM, *args]
     result = subprocess.run(command, capture_output=True, text=True, env=ENV)
     if ok and result.returncode != 0:

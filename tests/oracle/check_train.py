@@ -49,7 +49,9 @@ def run(ranks, *args, ok=True, cwd=None):
 
 
 def write_config(path, run_dir, train):
-    # The same data options as the base run, so its completed stages are reused.
+    # The same data options as the base run, so its completed stages are reused. float32 unless a
+    # check says otherwise: "auto" would be bfloat16 on some CPUs and float32 on others.
+    train = {"dtype": "float32", **train}
     config = {"run_dir": run_dir, "data": {"catalog": f"{ROOT}/data/catalog.json",
                                            "interactions": f"{ROOT}/data/interactions.txt"},
               "sft": {"max_seq_len": 160}, "train": train}

@@ -14,6 +14,7 @@ struct Device {
   DeviceKind kind = DeviceKind::Cpu;
   int index = -1;           // CUDA device ordinal, -1 on CPU
   std::string description;  // e.g. "cuda:1 (NVIDIA H100 80GB HBM3, 79.1 GiB)" or "cpu (16 threads)"
+  bool cuda_bf16 = false;   // a GPU with native bfloat16 (compute capability 8.0 or later)
   bool is_cuda() const { return kind == DeviceKind::Cuda; }
 };
 

@@ -61,6 +61,16 @@ struct Interactions {
 
 using Tid = std::array<std::string, 5>;
 
+// The characters the Term-ID parser (GRLM-SPEC stage 3, compat) strips from a word's ends, after
+// whitespace: quotes, brackets and sentence punctuation.
+inline constexpr std::string_view kTidStrippedCharacters = "\"'`[](){}<>*.;:!?";
+
+// Why `word` cannot be a TID word, or nullopt when it can. A TID is written "[w1, w2, w3, w4, w5]"
+// and read back by the compat parser, so a word may hold anything (digits, ':' '.' '-' '/' '\'',
+// other scripts, emoji, inner spaces) except the line's delimiters ([ ] ,) and control characters,
+// and must not be empty once the parser has trimmed it.
+std::optional<std::string> tid_word_problem(std::string_view word);
+
 // Item -> TID, by item row; has[i] is false for items the file does not list.
 struct TidTable {
   std::vector<Tid> tids;

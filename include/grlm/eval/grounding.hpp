@@ -19,7 +19,8 @@ std::vector<std::vector<std::string>> tid_groups(const std::vector<std::string>&
 
 class Grounder {
  public:
-  // TIDs by item row (empty words: the item has no valid TID).
+  // TIDs by item row (empty words: the item has no valid TID). Words are compared in their
+  // canonical form (canonical_tid_word), as the groups of generated text hold them.
   explicit Grounder(const std::vector<std::array<std::string, 5>>& tids);
 
   // A group equal to an item's TID -> every item with that TID; otherwise the best-scoring TID's
@@ -31,18 +32,20 @@ class Grounder {
   std::vector<uint32_t> rank(const std::vector<std::vector<std::string>>& groups, size_t size,
                              const std::unordered_set<uint32_t>& excluded = {}) const;
 
-  // The distinct TIDs, in first-item order (the order constrained decoding is given them in).
+  // The distinct TIDs, in first-item order (the order constrained decoding is given them in), as
+  // their first item's TID file spells them.
   const std::vector<std::array<std::string, 5>>& distinct_tids() const { return distinct_; }
   // Indices into distinct_tids() of the TIDs whose items are all in `items`.
   std::vector<size_t> tids_covered_by(const std::unordered_set<uint32_t>& items) const;
 
-  // The fuzzy score of a known TID (by its first item row) for a query; exposed for tests.
+  // The fuzzy score of a known TID (canonical words) for a query; exposed for tests.
   static double score(const std::vector<std::string>& query, const std::array<std::string, 5>& tid);
 
  private:
   std::optional<uint32_t> first_item(size_t tid, const std::unordered_set<uint32_t>& excluded) const;
 
   std::vector<std::array<std::string, 5>> distinct_;     // known TIDs, in first-item order
+  std::vector<std::array<std::string, 5>> canonical_;    // the same, canonical words
   std::vector<std::vector<uint32_t>> items_of_;          // items per distinct TID, in item order
   std::unordered_map<std::string, size_t> index_;        // "w1,w2,w3,w4,w5" -> distinct TID
   std::vector<int64_t> tid_of_;                          // per item row, its distinct TID (-1: none)

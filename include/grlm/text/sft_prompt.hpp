@@ -8,7 +8,9 @@
 #include <string>
 #include <utility>
 
+#include "grlm/data/dataset.hpp"
 #include "grlm/text/chat_template.hpp"
+#include "grlm/text/tokenizer.hpp"
 
 namespace grlm {
 
@@ -26,5 +28,11 @@ class SftPrompt {
  private:
   std::optional<ChatTemplate> chat_;
 };
+
+// The word-level vocabulary of a model trained from scratch on the SFT text: every word of
+// `tids` (the valid ones; whatever characters a word holds), the item line's format words, and its fixed
+// phrases as one token each (a line is 13 tokens instead of 18: the model's work goes into the
+// five terms). Corpus words by frequency come on top (build_word_level_tokenizer_from_counts).
+WordLevelSpec from_scratch_vocabulary(const std::vector<Tid>& tids);
 
 }  // namespace grlm

@@ -10,14 +10,19 @@
 namespace grlm {
 
 struct ParsedTid {
-  std::vector<std::string> words;  // at most five normalised words
-  bool valid = false;              // five non-empty words
+  std::vector<std::string> words;  // at most five canonical words
+  bool valid = false;              // five words, each one a TID file may hold (tid_word_problem)
 };
 
 // The first "[...]" group (else the first line that holds a comma-separated list, else the whole
-// text); split on commas, or on whitespace when there is none; trimmed, lowercased, quotes and
-// brackets stripped, inner spaces joined with '-' ("hair mask" -> "hair-mask"); the first five.
+// text); split on commas, or on whitespace when there is none; each piece made canonical; the
+// first five.
 ParsedTid parse_tid_answer(std::string_view answer);
+
+// A word as the parser reads it: NFC, lowercased (Unicode), trimmed, quotes, brackets and
+// . ; : ! ? stripped from its ends, inner whitespace joined with '-' ("Hair Mask" -> "hair-mask").
+// Grounding compares TIDs in this form, so a TID file's word and the model's spelling of it meet.
+std::string canonical_tid_word(std::string_view word);
 
 // "[w1, w2, w3, w4, w5]"
 std::string format_tid(const std::vector<std::string>& words);

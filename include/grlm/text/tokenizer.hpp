@@ -87,7 +87,9 @@ TokenizerConfig load_tokenizer_config(const std::filesystem::path& path);
 // required words (TID terms, format words), then corpus words by frequency.
 struct WordLevelSpec {
   std::vector<std::string> special_tokens = {"<unk>", "<pad>", "<|endoftext|>", "<|im_start|>", "<|im_end|>"};
-  std::vector<std::string> required_words;  // always in the vocabulary, lowercased
+  // Always in the vocabulary, lowercased, one token each: a word the split below would cut (it
+  // holds whitespace or one of [ ] , : beside other characters) becomes an added token.
+  std::vector<std::string> required_words;
   // Fixed format phrases of several words ("Item text ID:"), one token each: added tokens matched
   // in the normalized text before it is split into words. Lowercased; after the special tokens.
   std::vector<std::string> phrases;
