@@ -167,3 +167,39 @@ TEST(Config, GrlmSchemaHasTheKeysScriptsRelyOn) {
 
 }  // namespace
 }  // namespace grlm
+
+namespace grlm {
+namespace {
+
+TEST(Config, RangesAndListChoicesOfTheGrlmSchemaNameKeyValueAndSource) {
+  const ConfigSchema& schema = grlm_config_schema();
+  const auto refused = [&](const std::string& assignment) {
+    return error_of([&] { Config::load(schema, std::nullopt, {assignment}); });
+  };
+  EXPECT_EQ(refused("train.zero_stage=3"),
+            "config key 'train.zero_stage' in --set train.zero_stage=3: 3 is out of range (must be in [1, 2])");
+  EXPECT_NE(refused("train.global_batch_size=-8").find("-8 is out of range (must be >= 1)"), std::string::npos);
+  EXPECT_NE(refused("train.micro_batch_size=0").find("0 is out of range (must be >= 1)"), std::string::npos);
+  EXPECT_NE(refused("similar.k=0").find("'similar.k'"), std::string::npos);
+  EXPECT_NE(refused("embed.chunk_items=0").find("(must be >= 1)"), std::string::npos);
+  EXPECT_NE(refused("train.adam_beta2=1").find("(must be in [0, 1))"), std::string::npos);
+  EXPECT_NE(refused("train.adam_epsilon=0").find("(must be > 0)"), std::string::npos);
+  EXPECT_EQ(refused("sft.tasks=term,sequnce"),
+            "config key 'sft.tasks' in --set sft.tasks=term,sequnce: 'sequnce' is not one of term, sequence, collaborative, transition");
+  const auto file = config_file("ranges.json", R"({"train": {"lr": -1}})");
+  EXPECT_NE(error_of([&] { Config::load(schema, file, {}); }).find("'train.lr' in " + file.string() + ": -1 is out of range"),
+            std::string::npos);
+  // Where each value came from, for the checks between keys.
+  const Config config = Config::load(schema, config_file("sources.json", R"({"train": {"micro_batch_size": 4}})"),
+                                     {"train.global_batch_size=8"});
+  EXPECT_EQ(config.described("train.global_batch_size"), "train.global_batch_size (8, in --set train.global_batch_size=8)");
+  EXPECT_EQ(config.source_of("train.micro_batch_size"), "in " + (std::filesystem::temp_directory_path() / "grlm-config-tests" / "sources.json").string());
+  EXPECT_EQ(config.source_of("train.lr"), "default");
+  // Every default is inside its own range and choices.
+  for (const ConfigKey& key : schema) {
+    if (key.default_value.is_number()) EXPECT_TRUE(key.range.contains(key.default_value.get<double>())) << key.path;
+  }
+}
+
+}  // namespace
+}  // namespace grlm

@@ -209,6 +209,17 @@ TEST(Interactions, CrLfTabsAndNoFinalNewlineAreAccepted) {
   EXPECT_EQ(items.ids(), (std::vector<std::string>{"a", "b", "c"}));
 }
 
+TEST(Interactions, TrailingBlankLinesAreAcceptedBlankLinesBetweenUsersAreNot) {
+  ItemTable items;
+  EXPECT_EQ(load_interactions(scratch_file("i7.txt", "u1 a b\nu2 c\n\n\r\n  \n"), items, false).num_users(), 2u);
+  EXPECT_MESSAGE_HAS(input_error_of([&] { load_interactions(scratch_file("i8.txt", "u1 a b\n \nu2 c\n\n"), items, false); }),
+                     "line 2: empty line");
+  const auto neighbours = scratch_file("n-trailing.txt", "anchor top1\na b\n\n\n");
+  EXPECT_EQ(load_neighbours(neighbours, items).by_anchor.size(), 1u);
+  EXPECT_MESSAGE_HAS(input_error_of([&] { load_neighbours(scratch_file("n-blank.txt", "anchor top1\n\na b\n"), items); }),
+                     "line 2: empty line");
+}
+
 // ---------------------------------------------------------------- TID and neighbour errors
 
 TEST(TidErrors, ListThatIsNotFiveStringsNamesTheItem) {
@@ -218,6 +229,19 @@ TEST(TidErrors, ListThatIsNotFiveStringsNamesTheItem) {
                      "item \"2\": expected a list of 5 strings, got [\"a\",\"b\",\"c\",\"d\"]");
   const auto number = scratch_file("t2.json", R"({"1": ["a","b","c","d",5]})");
   EXPECT_MESSAGE_HAS(input_error_of([&] { load_tids(number, items, false); }), "item \"1\": expected a list of 5 strings");
+}
+
+TEST(TidErrors, AWordTheParserCannotReadBackNamesFileItemAndWord) {
+  ItemTable items;
+  const auto file = scratch_file("t4.json", R"({"1": ["a","b","c","d","e"], "2": ["a","]","c","d","e"]})");
+  EXPECT_MESSAGE_HAS(input_error_of([&] { load_tids(file, items, false); }),
+                     file.string() + ": item \"2\": word 2 \"]\": the word holds ']', a delimiter of the TID line");
+  EXPECT_MESSAGE_HAS(input_error_of([&] { load_tids(scratch_file("t5.json", R"({"7": ["a","b","","d","e"]})"), items, false); }),
+                     "item \"7\": word 3 \"\": the word is empty");
+  // Released words such as these load as they are.
+  const TidTable released = load_tids(scratch_file("t6.json", R"({"1": ["1:53-scale","5.3:1","1:1","4.2-oz.","l'oreal"]})"),
+                                      items, false);
+  EXPECT_EQ(released.tids[*items.find("1")][0], "1:53-scale");
 }
 
 TEST(TidErrors, ItemOutsideTheCatalogIsNamed) {

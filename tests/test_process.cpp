@@ -1,7 +1,9 @@
 // Whole-process behaviour under mpirun: a rank failing alone ends the job, a killed stage resumes,
 // SIGTERM stops at a chunk boundary, and the grlm command line (help, synth, run, inspect, errors).
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
 #include <chrono>
@@ -397,6 +399,121 @@ TEST(Cli, BadInputFileFailsOnEveryRankNamingTheLine) {
   EXPECT_LT(result.seconds, 60.0);
   EXPECT_NE(result.output.find("interactions.txt: line 2: empty line"), std::string::npos) << result.output;
   EXPECT_FALSE(std::filesystem::exists(dir / "run" / "grlm.h5")) << "no run store for a run that never started";
+}
+
+}  // namespace
+
+namespace {
+
+std::string file_bytes(const std::filesystem::path& path) {
+  std::ifstream file(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+}
+
+// Another job holding the run lock is stood in for by this process, so the overlap is certain:
+// fcntl record locks belong to a process, and grlm (a child) sees this one's.
+TEST(RunLock, ASecondJobOnARunDirIsRefusedNamingTheFirstAndTouchesNothing) {
+  const auto dir = fresh_dir("run-lock");
+  ASSERT_EQ(run(binary("grlm") + " synth --items 40 --users 40 --out " + (dir / "data").string()).exit_code, 0);
+  const std::string command = mpirun(2) + binary("grlm") + " run --device cpu --run-dir " + (dir / "run").string() +
+                              " --set data.catalog=" + (dir / "data" / "catalog.json").string() +
+                              " --set data.interactions=" + (dir / "data" / "interactions.txt").string() +
+                              " --until build-sft";
+  const ProcessResult first = run(command);
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  const std::string store_before = file_bytes(dir / "run" / "grlm.h5");
+
+  const int fd = ::open((dir / "run" / "grlm.lock").c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  struct flock whole{};
+  whole.l_type = F_WRLCK;
+  whole.l_whence = SEEK_SET;
+  ASSERT_EQ(fcntl(fd, F_SETLK, &whole), 0);
+  const std::string holder = R"({"host": "node7", "pid": 4242, "started": "2026-11-29 09:00:00 UTC", "command": "grlm run A"})";
+  ASSERT_EQ(ftruncate(fd, 0), 0);
+  ASSERT_EQ(pwrite(fd, holder.data(), holder.size(), 0), static_cast<ssize_t>(holder.size()));
+  const ProcessResult second = run(command + " --from build-sft");
+  EXPECT_EQ(stage_status(dir / "run", "build-sft"), "complete") << "inspect works beside a running job";
+  ::close(fd);  // the first job ends
+  EXPECT_EQ(second.exit_code, 1) << second.output;
+  EXPECT_EQ(count_of(second.output, "is in use by another grlm (host node7, pid 4242, started 2026-11-29 09:00:00 UTC: grlm run A)"),
+            2u) << "both ranks name the holder:\n" << second.output;
+  EXPECT_EQ(file_bytes(dir / "run" / "grlm.h5"), store_before) << "the refused job wrote into the store";
+  // Once it ends the lock is free again.
+  const ProcessResult third = run(command);
+  EXPECT_EQ(third.exit_code, 0) << third.output;
+}
+
+}  // namespace
+
+namespace {
+
+// Rules between keys are checked before the first stage starts, not when their stage comes.
+TEST(Cli, RulesBetweenConfigKeysAreCheckedBeforeAnyStage) {
+  const auto dir = fresh_dir("config-rules");
+  ASSERT_EQ(run(binary("grlm") + " synth --items 40 --users 40 --out " + (dir / "data").string()).exit_code, 0);
+  const std::string base = mpirun(2) + binary("grlm") + " run --device cpu --run-dir " + (dir / "run").string() +
+                           " --set data.catalog=" + (dir / "data" / "catalog.json").string() +
+                           " --set data.interactions=" + (dir / "data" / "interactions.txt").string() +
+                           " --set train.global_batch_size=8";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {" --set train.micro_batch_size=16",
+       "train.micro_batch_size (16, in --set train.micro_batch_size=16) must be <= train.global_batch_size (8, in --set "
+       "train.global_batch_size=8)"},
+      {" --set train.micro_batch_size=3", "must be a multiple of ranks x train.micro_batch_size (2 x 3 = 6"},
+      {" --set evaluate.num_beams=4 --set evaluate.num_return_sequences=8",
+       "evaluate.num_return_sequences (8, in --set evaluate.num_return_sequences=8) must be <= evaluate.num_beams (4, in --set "
+       "evaluate.num_beams=4)"},
+      {" --set train.eval_steps=5", "train.eval_steps (5, in --set train.eval_steps=5) needs a validation share"},
+  };
+  for (const auto& [settings, message] : cases) {
+    const ProcessResult result = run(base + settings);
+    EXPECT_EQ(result.exit_code, 2) << settings << "\n" << result.output;
+    EXPECT_NE(result.output.find(message), std::string::npos) << settings << "\n" << result.output;
+    EXPECT_EQ(result.output.find(": starting"), std::string::npos) << "a stage started before the check:\n" << result.output;
+  }
+}
+
+}  // namespace
+
+namespace {
+
+// A full disk mid-run: a clear error naming the cause and the file, nothing marked complete that
+// is not whole, and once there is space the rerun resumes to the uninterrupted run's results.
+TEST(Process, FullDiskNamesTheCauseAndTheRerunResumesToTheSameMetrics) {
+  const auto dir = fresh_dir("disk-full");
+  const auto small = dir / "small";
+  std::filesystem::create_directories(small);
+  if (run("mount -t tmpfs -o size=700k grlm-test-tmpfs " + small.string()).exit_code != 0) {
+    GTEST_SKIP() << "cannot mount a tmpfs here (not root?): the full-disk test needs one";
+  }
+  ASSERT_EQ(run(binary("grlm") + " synth --items 60 --users 60 --seed 4 --out " + (dir / "data").string()).exit_code, 0);
+  const auto command = [&](const std::filesystem::path& run_dir) {
+    return mpirun(2) + binary("grlm") + " run --device cpu --run-dir " + run_dir.string() +
+           " --set data.catalog=" + (dir / "data" / "catalog.json").string() +
+           " --set data.interactions=" + (dir / "data" / "interactions.txt").string() +
+           " --set train.arch.hidden_size=32 --set train.arch.layers=1 --set train.arch.heads=2"
+           " --set train.arch.kv_heads=1 --set train.arch.head_dim=16 --set train.arch.intermediate_size=64"
+           " --set train.max_steps=30 --set train.save_steps=10 --set train.global_batch_size=8 --set train.micro_batch_size=4"
+           " --set train.dtype=float32 --set evaluate.dtype=float32 --set evaluate.max_users=8 --set evaluate.num_beams=2"
+           " --set evaluate.num_return_sequences=2 --set evaluate.max_new_tokens=8";
+  };
+  const ProcessResult reference = run(command(dir / "reference"));
+  ASSERT_EQ(reference.exit_code, 0) << reference.output;
+  const ProcessResult full = run(command(small / "run"));
+  EXPECT_NE(full.exit_code, 0);
+  EXPECT_NE(full.output.find("no space left on device"), std::string::npos) << full.output;
+  EXPECT_NE(full.output.find("(in " + (small / "run" / "grlm.h5").string()), std::string::npos) << full.output;
+  ASSERT_EQ(run("mount -o remount,size=64m " + small.string()).exit_code, 0);
+  const ProcessResult resumed = run(command(small / "run"));
+  EXPECT_EQ(resumed.exit_code, 0) << resumed.output;
+  const auto metrics = [](const std::filesystem::path& run_dir) {
+    nlohmann::json json = nlohmann::json::parse(std::ifstream(run_dir / "metrics.json"));
+    json.erase("model");
+    return json;
+  };
+  if (resumed.exit_code == 0) EXPECT_EQ(metrics(small / "run"), metrics(dir / "reference"));
+  run("umount " + small.string());
 }
 
 }  // namespace

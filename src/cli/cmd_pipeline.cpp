@@ -10,6 +10,7 @@
 #include "grlm/core/device.hpp"
 #include "grlm/core/error.hpp"
 #include "grlm/core/log.hpp"
+#include "grlm/core/run_lock.hpp"
 #include "grlm/core/store.hpp"
 #include "grlm/data/dataset.hpp"
 #include "grlm/data/text_file.hpp"
@@ -70,10 +71,25 @@ int run_pipeline(Runtime& runtime, const po::variables_map& values, PipelineOpti
   } catch (const InputError& error) {
     throw CollectiveFailure(error.what());
   }
+  const RunLock lock(runtime, config.get_string("run_dir"));
   RunStore store(runtime, config.get_string("run_dir"));
   RunContext context{config, runtime, store, device};
   record_run_config(context);
-  const std::vector<StageOutcome> outcomes = grlm_pipeline().run(context, options);
+  std::vector<StageOutcome> outcomes;
+  try {
+    outcomes = grlm_pipeline().run(context, options);
+  } catch (const UsageError&) {
+    throw;  // raised on every rank together: the store closes collectively
+  } catch (const CollectiveFailure&) {
+    throw;
+  } catch (const Paused&) {
+    throw;
+  } catch (const Interrupted&) {
+    throw;
+  } catch (...) {
+    store.abandon();  // maybe this rank alone: the others may be inside a collective it will never join
+    throw;
+  }
   if (runtime.is_root()) {
     print_outcomes(outcomes);
     const bool evaluated = std::any_of(outcomes.begin(), outcomes.end(), [](const StageOutcome& outcome) {

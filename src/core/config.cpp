@@ -63,7 +63,21 @@ json& node_at(json& tree, std::string_view dotted) {
   return *node;
 }
 
-// Checks `value` against the key's type; returns it normalised (e.g. 3.0 → 3 for integers).
+void check_choice(const ConfigKey& key, const std::string& value, const std::string& where) {
+  if (key.choices.empty() || std::find(key.choices.begin(), key.choices.end(), value) != key.choices.end()) return;
+  throw UsageError(cat("config key '", key.path, "' ", where, ": '", value, "' is not one of ", join(key.choices, ", ")));
+}
+
+json checked_range(const ConfigKey& key, json value, const std::string& where) {
+  if (!key.range.contains(value.get<double>())) {
+    throw UsageError(cat("config key '", key.path, "' ", where, ": ", value.dump(), " is out of range (must be ",
+                         key.range.text(), ")"));
+  }
+  return value;
+}
+
+// Checks `value` against the key's type, choices and range; returns it normalised (e.g. 3.0 → 3
+// for integers).
 json checked_value(const ConfigKey& key, const json& value, const std::string& where) {
   if (value.is_null()) return value;
   auto mismatch = [&]() {
@@ -73,24 +87,17 @@ json checked_value(const ConfigKey& key, const json& value, const std::string& w
   switch (key.type) {
     case ValueType::String:
       if (!value.is_string()) throw mismatch();
-      if (!key.choices.empty() &&
-          std::find(key.choices.begin(), key.choices.end(), value.get<std::string>()) ==
-              key.choices.end()) {
-        std::string allowed;
-        for (const std::string& choice : key.choices) allowed += (allowed.empty() ? "" : ", ") + choice;
-        throw UsageError(cat("config key '", key.path, "' ", where, ": '", value.get<std::string>(),
-                             "' is not one of ", allowed));
-      }
+      check_choice(key, value.get<std::string>(), where);
       return value;
     case ValueType::Integer:
-      if (value.is_number_integer()) return value;
+      if (value.is_number_integer()) return checked_range(key, value, where);
       if (value.is_number_float() && std::nearbyint(value.get<double>()) == value.get<double>()) {
-        return json(static_cast<int64_t>(value.get<double>()));
+        return checked_range(key, json(static_cast<int64_t>(value.get<double>())), where);
       }
       throw mismatch();
     case ValueType::Number:
       if (!value.is_number()) throw mismatch();
-      return value;
+      return checked_range(key, value, where);
     case ValueType::Boolean:
       if (!value.is_boolean()) throw mismatch();
       return value;
@@ -99,6 +106,7 @@ json checked_value(const ConfigKey& key, const json& value, const std::string& w
           !std::all_of(value.begin(), value.end(), [](const json& item) { return item.is_string(); })) {
         throw mismatch();
       }
+      for (const json& item : value) check_choice(key, item.get<std::string>(), where);
       return value;
   }
   throw mismatch();
@@ -132,25 +140,28 @@ json read_config_file(const std::filesystem::path& file) {
   }
 }
 
+using Sources = std::map<std::string, std::string, std::less<>>;
+
 void apply_file_object(const ConfigSchema& schema, const json& object, const std::string& prefix,
-                       const std::string& file, json& tree) {
+                       const std::string& file, json& tree, Sources& sources) {
   for (const auto& [name, value] : object.items()) {
     const std::string path = prefix.empty() ? name : prefix + "." + name;
     if (const ConfigKey* key = find_key(schema, path)) {
       node_at(tree, path) = checked_value(*key, value, cat("in ", file));
+      sources[path] = cat("in ", file);
     } else if (is_group(schema, path)) {
       if (!value.is_object()) {
         throw UsageError(cat("config key '", path, "' in ", file, ": expected an object of ", path,
                              ".* keys, got ", value.dump()));
       }
-      apply_file_object(schema, value, path, file, tree);
+      apply_file_object(schema, value, path, file, tree, sources);
     } else {
       throw UsageError(cat("unknown config key '", path, "' in ", file, suggestion(schema, path)));
     }
   }
 }
 
-void apply_override(const ConfigSchema& schema, const std::string& assignment, json& tree) {
+void apply_override(const ConfigSchema& schema, const std::string& assignment, json& tree, Sources& sources) {
   const size_t equals = assignment.find('=');
   if (equals == std::string::npos || equals == 0) {
     throw UsageError(cat("--set '", assignment, "': expected KEY=VALUE, e.g. --set train.lr=2e-5"));
@@ -174,9 +185,29 @@ void apply_override(const ConfigSchema& schema, const std::string& assignment, j
     value = list;
   }
   node_at(tree, path) = checked_value(*key, value, cat("in --set ", assignment));
+  sources[path] = cat("in --set ", assignment);
 }
 
 }  // namespace
+
+bool ValueRange::contains(double value) const {
+  const bool above = minimum_open ? value > minimum : value >= minimum;
+  const bool below = maximum_open ? value < maximum : value <= maximum;
+  return above && below;
+}
+
+std::string ValueRange::text() const {
+  const bool bounded_below = std::isfinite(minimum), bounded_above = std::isfinite(maximum);
+  const auto number = [](double value) {
+    return std::nearbyint(value) == value && std::fabs(value) < 1e15 ? json(static_cast<int64_t>(value)).dump() : json(value).dump();
+  };
+  if (bounded_below && bounded_above) {
+    return cat("in ", minimum_open ? "(" : "[", number(minimum), ", ", number(maximum), maximum_open ? ")" : "]");
+  }
+  if (bounded_below) return cat(minimum_open ? "> " : ">= ", number(minimum));
+  if (bounded_above) return cat(maximum_open ? "< " : "<= ", number(maximum));
+  return "any number";
+}
 
 std::string_view value_type_name(ValueType type) {
   switch (type) {
@@ -218,10 +249,19 @@ Config Config::load(const ConfigSchema& schema, const std::optional<std::filesys
     if (!object.is_object()) {
       throw UsageError(cat("config file ", file->string(), ": expected a JSON object at the top"));
     }
-    apply_file_object(schema, object, "", file->string(), config.tree_);
+    apply_file_object(schema, object, "", file->string(), config.tree_, config.sources_);
   }
-  for (const std::string& assignment : overrides) apply_override(schema, assignment, config.tree_);
+  for (const std::string& assignment : overrides) apply_override(schema, assignment, config.tree_, config.sources_);
   return config;
+}
+
+std::string Config::described(std::string_view key) const {
+  return cat(key, " (", value(key).dump(), ", ", source_of(key), ")");
+}
+
+std::string Config::source_of(std::string_view key) const {
+  const auto found = sources_.find(key);
+  return found == sources_.end() ? std::string("default") : found->second;
 }
 
 const json& Config::value(std::string_view key) const {

@@ -36,9 +36,9 @@ const StageDef& Pipeline::stage(const std::string& name) const {
   for (const StageDef& stage : stages_) {
     if (stage.name == name) return stage;
   }
-  std::string known;
-  for (const StageDef& stage : stages_) known += (known.empty() ? "" : ", ") + stage.name;
-  throw UsageError(cat("unknown stage '", name, "' (stages: ", known, ")"));
+  std::vector<std::string> known;
+  for (const StageDef& stage : stages_) known.push_back(stage.name);
+  throw UsageError(cat("unknown stage '", name, "' (stages: ", join(known, ", "), ")"));
 }
 
 std::string Pipeline::stage_hash(
@@ -68,69 +68,100 @@ std::string Pipeline::stage_hash(
   return broadcast_bytes(context.runtime.world(), digest, 0);
 }
 
+namespace {
+
+// One stage of the command, decided before any runs.
+struct PlannedStage {
+  const StageDef* def = nullptr;
+  bool enabled = false;
+  bool runs = false;    // computed now (else skipped: current, disabled, or only needed as upstream)
+  bool forced = false;  // at or after --from: recomputed from scratch
+  std::string hash;
+  std::vector<std::pair<std::string, std::string>> upstream;  // name -> hash ("disabled")
+  StageStatus status;
+};
+
+}  // namespace
+
 std::vector<StageOutcome> Pipeline::run(RunContext& context, const PipelineOptions& options) const {
   if (options.from) stage(*options.from);
   if (options.until) stage(*options.until);
   if (options.only) stage(*options.only);
+  // Plan: every stage's hash and whether it runs, so the config rules of the stages that will run
+  // are checked before the first one starts (not after hours of work).
   std::map<std::string, std::string> hashes;  // enabled stages' hashes so far
-  std::vector<StageOutcome> outcomes;
+  std::vector<PlannedStage> plan;
   bool forced = false;
   for (const StageDef& stage_def : stages_) {
-    context.runtime.throw_if_stop_requested();
     forced = forced || (options.from && *options.from == stage_def.name);
-    if (!stage_def.enabled(context.config)) {
-      outcomes.push_back({stage_def.name, "disabled by config", 0});
-      log::info("stage ", stage_def.name, ": not needed with this config");
-    } else {
-      std::vector<std::pair<std::string, std::string>> upstream;
+    PlannedStage planned{&stage_def, stage_def.enabled(context.config)};
+    planned.forced = forced;
+    if (planned.enabled) {
       for (const std::string& name : stage_def.upstream) {
         const auto found = hashes.find(name);
-        upstream.emplace_back(name, found == hashes.end() ? "disabled" : found->second);
+        planned.upstream.emplace_back(name, found == hashes.end() ? "disabled" : found->second);
       }
-      const std::string hash = stage_hash(context, stage_def, upstream);
-      hashes[stage_def.name] = hash;
-      const StageStatus status = context.store.stage_status(stage_def.name);
-      const bool current = status.state == StageState::Complete && status.stage_hash == hash;
+      planned.hash = stage_hash(context, stage_def, planned.upstream);
+      hashes[stage_def.name] = planned.hash;
+      planned.status = context.store.stage_status(stage_def.name);
+      const bool current = planned.status.state == StageState::Complete && planned.status.stage_hash == planned.hash;
       if (options.only && *options.only != stage_def.name) {
         if (!current) {
           throw UsageError(cat("stage ", *options.only, " needs the results of stage ", stage_def.name, ", which is ",
-                               status.state == StageState::Complete ? "out of date" : stage_state_name(status.state),
+                               planned.status.state == StageState::Complete ? "out of date" : stage_state_name(planned.status.state),
                                ": run 'grlm ", stage_def.name, "' or 'grlm run' first"));
         }
-        outcomes.push_back({stage_def.name, "skipped (complete)", 0});
-      } else if (!forced && current) {
-        outcomes.push_back({stage_def.name, "skipped (complete)", 0});
-        log::info("stage ", stage_def.name, ": complete, skipped");
       } else {
-        if (status.state == StageState::Complete) {
-          log::info("stage ", stage_def.name, ": ", forced ? "recomputing (--from)" : "options or inputs changed, recomputing");
-        }
-        const auto start = std::chrono::steady_clock::now();
-        if (status.state == StageState::InProgress && !stage_def.resumes) {
-          log::info("stage ", stage_def.name, ": an interrupted run's partial work is not kept, starting over");
-        }
-        StageRun run{stage_def.name, hash, false};
-        run.resumed = context.store.start_stage(stage_def.name, hash, /*resume=*/!forced && stage_def.resumes);
-        log::info("stage ", stage_def.name, ": ", run.resumed ? "resuming interrupted work" : "starting");
-        stage_def.run(context, run);
-        const double seconds =
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        nlohmann::json upstream_record = nlohmann::json::object();
-        for (const auto& [name, upstream_hash] : upstream) upstream_record[name] = upstream_hash;
-        context.store.complete_stage(
-            stage_def.name, {{"stage_hash", hash},
-                             {"config_hash", hash_bytes(context.config.select(stage_def.config_keys).dump())},
-                             {"config", context.config.select(stage_def.config_keys)},
-                             {"upstream", upstream_record},
-                             {"grlm_version", GRLM_VERSION},
-                             {"world_size", context.runtime.world_size()},
-                             {"completed_at", utc_now()},
-                             {"seconds", seconds}});
-        outcomes.push_back({stage_def.name, run.resumed ? "resumed" : "ran", seconds});
-        log::info("stage ", stage_def.name, ": complete in ", seconds, " s");
+        planned.runs = forced || !current;
       }
     }
+    plan.push_back(std::move(planned));
     if ((options.until && *options.until == stage_def.name) || (options.only && *options.only == stage_def.name)) break;
+  }
+  for (const PlannedStage& planned : plan) {
+    if (planned.runs) planned.def->check(context.config, context.runtime.world_size());
+  }
+
+  std::vector<StageOutcome> outcomes;
+  for (const PlannedStage& planned : plan) {
+    const StageDef& stage_def = *planned.def;
+    context.runtime.throw_if_stop_requested();
+    if (!planned.enabled) {
+      outcomes.push_back({stage_def.name, "disabled by config", 0});
+      log::info("stage ", stage_def.name, ": not needed with this config");
+      continue;
+    }
+    if (!planned.runs) {
+      outcomes.push_back({stage_def.name, "skipped (complete)", 0});
+      if (!options.only || *options.only == stage_def.name) log::info("stage ", stage_def.name, ": complete, skipped");
+      continue;
+    }
+    const StageStatus& status = planned.status;
+    if (status.state == StageState::Complete) {
+      log::info("stage ", stage_def.name, ": ", planned.forced ? "recomputing (--from)" : "options or inputs changed, recomputing");
+    }
+    const auto start = std::chrono::steady_clock::now();
+    if (status.state == StageState::InProgress && !stage_def.resumes) {
+      log::info("stage ", stage_def.name, ": an interrupted run's partial work is not kept, starting over");
+    }
+    StageRun run{stage_def.name, planned.hash, false};
+    run.resumed = context.store.start_stage(stage_def.name, planned.hash, /*resume=*/!planned.forced && stage_def.resumes);
+    log::info("stage ", stage_def.name, ": ", run.resumed ? "resuming interrupted work" : "starting");
+    stage_def.run(context, run);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    nlohmann::json upstream_record = nlohmann::json::object();
+    for (const auto& [name, upstream_hash] : planned.upstream) upstream_record[name] = upstream_hash;
+    context.store.complete_stage(
+        stage_def.name, {{"stage_hash", planned.hash},
+                         {"config_hash", hash_bytes(context.config.select(stage_def.config_keys).dump())},
+                         {"config", context.config.select(stage_def.config_keys)},
+                         {"upstream", upstream_record},
+                         {"grlm_version", GRLM_VERSION},
+                         {"world_size", context.runtime.world_size()},
+                         {"completed_at", utc_now()},
+                         {"seconds", seconds}});
+    outcomes.push_back({stage_def.name, run.resumed ? "resumed" : "ran", seconds});
+    log::info("stage ", stage_def.name, ": complete in ", seconds, " s");
   }
   return outcomes;
 }

@@ -2,8 +2,10 @@
 
 #include <hdf5.h>
 #include <mpi.h>
+#include <sys/statvfs.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "grlm/core/error.hpp"
@@ -12,19 +14,28 @@
 namespace grlm {
 namespace {
 
-// The innermost message of HDF5's error stack: the most specific reason, e.g. "unable to open file".
+// The innermost message of HDF5's error stack (the most specific reason, e.g. "unable to open
+// file"), and below it what the operating system or MPI-IO said when the stack holds it (e.g.
+// "No space left on device"), which HDF5 keeps in a deeper entry's text.
 std::string hdf5_error_text() {
-  std::string text;
+  std::vector<std::string> messages;
   H5Ewalk2(
       H5E_DEFAULT, H5E_WALK_UPWARD,
       [](unsigned, const H5E_error2_t* entry, void* out) -> herr_t {
-        auto* message = static_cast<std::string*>(out);
-        if (message->empty() && entry->desc != nullptr) *message = entry->desc;
+        if (entry->desc != nullptr) static_cast<std::vector<std::string>*>(out)->push_back(entry->desc);
         return 0;
       },
-      &text);
+      &messages);
   H5Eclear2(H5E_DEFAULT);
-  return text.empty() ? std::string("unknown HDF5 error") : text;
+  if (messages.empty()) return "unknown HDF5 error";
+  std::string text = messages.front();
+  for (const std::string& message : messages) {
+    for (const char* cause : {"No space left on device", "Disk quota exceeded", "Read-only file system", "Permission denied",
+                              "Input/output error"}) {
+      if (message.find(cause) != std::string::npos && text.find(cause) == std::string::npos) text += cat(" (", cause, ")");
+    }
+  }
+  return text;
 }
 
 hid_t check_id(hid_t id, const std::string& what) {
@@ -243,7 +254,7 @@ void RunStore::close_parallel() {
 }
 
 void RunStore::serial_section(const std::function<void(int64_t file)>& body) {
-  close_parallel();
+  writing([&] { close_parallel(); });
   std::string problem;
   if (runtime_.is_root()) {
     const std::string path = file_path().string();
@@ -261,10 +272,12 @@ void RunStore::serial_section(const std::function<void(int64_t file)>& body) {
   }
   problem = broadcast_bytes(runtime_.world(), problem, 0);
   open_parallel();
-  if (!problem.empty()) throw Error(problem);
+  if (!problem.empty()) writing([&] { throw Error(problem); });
 }
 
-void RunStore::flush() { check_status(H5Fflush(file_, H5F_SCOPE_GLOBAL), "flush run store"); }
+void RunStore::flush() {
+  writing([&] { check_status(H5Fflush(file_, H5F_SCOPE_GLOBAL), "flush run store"); });
+}
 
 StageStatus RunStore::stage_status(const std::string& stage) { return read_stage_status(file_, stage); }
 
@@ -392,15 +405,33 @@ void transfer_rows(hid_t file_handle, const std::string& path, uint64_t first_ro
 
 }  // namespace
 
+void RunStore::writing(const std::function<void()>& write) {
+  try {
+    write();
+  } catch (const Error& error) {
+    // HDF5 over MPI-IO reports a full disk as "file write failed": say which file, and why when
+    // its filesystem is (nearly) full.
+    std::string cause;
+    struct statvfs space{};
+    if (statvfs(run_dir_.empty() ? "." : run_dir_.c_str(), &space) == 0) {
+      const double free_mib = static_cast<double>(space.f_bavail) * static_cast<double>(space.f_frsize) / (1 << 20);
+      if (free_mib < 64) cause = cat("; no space left on device: ", std::round(free_mib * 10) / 10, " MiB free on its filesystem");
+    }
+    throw Error(cat(error.what(), " (in ", file_path_.string(), cause, ")"));
+  }
+}
+
 void RunStore::write_rows(const std::string& path, uint64_t first_row, uint64_t num_rows,
                           const void* data, DType dtype) {
   // HDF5 takes a const buffer for writes; the cast only shares the transfer code with reads.
-  transfer_rows(file_, path, first_row, num_rows, const_cast<void*>(data), dtype, Direction::Write);
+  writing([&] { transfer_rows(file_, path, first_row, num_rows, const_cast<void*>(data), dtype, Direction::Write); });
 }
 
 void RunStore::write_rows_independent(const std::string& path, uint64_t first_row, uint64_t num_rows, const void* data,
                                       DType dtype) {
-  transfer_rows(file_, path, first_row, num_rows, const_cast<void*>(data), dtype, Direction::Write, /*collective=*/false);
+  writing([&] {
+    transfer_rows(file_, path, first_row, num_rows, const_cast<void*>(data), dtype, Direction::Write, /*collective=*/false);
+  });
 }
 
 void RunStore::read_rows(const std::string& path, uint64_t first_row, uint64_t num_rows, void* data,

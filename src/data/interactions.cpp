@@ -25,7 +25,7 @@ Interactions load_interactions(const std::filesystem::path& file, ItemTable& ite
   Interactions interactions;
   std::unordered_map<std::string, size_t> line_of_user;
   interactions.items.reserve(text.size() / 6);
-  for_each_line(text, [&](size_t line_number, std::string_view line) {
+  for_each_line(without_trailing_blank_lines(text), [&](size_t line_number, std::string_view line) {
     auto where = [&] { return cat("interactions ", file.string(), ": line ", line_number); };
     if (const auto bad = find_invalid_utf8(line)) {
       throw InputError(cat(where(), ", column ", *bad + 1, ": invalid UTF-8 byte sequence"));

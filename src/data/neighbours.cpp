@@ -22,7 +22,7 @@ Neighbours load_neighbours(const std::filesystem::path& file, const ItemTable& i
     throw InputError(cat("neighbours ", file.string(), ": ", describe_position(text, *bad),
                          ": invalid UTF-8 byte sequence"));
   }
-  std::istringstream lines(text);
+  std::istringstream lines{std::string(without_trailing_blank_lines(text))};
   std::string line;
   size_t line_number = 0;
   Neighbours neighbours;

@@ -26,9 +26,15 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
-// Every task build-sft knows; a task's id (/build-sft/task_id) is its place in this list.
+// Every task build-sft knows: the choices of sft.tasks in the schema (which refuses others when
+// the config loads); a task's id (/build-sft/task_id) is its place in this list.
 const std::vector<std::string>& task_names() {
-  static const std::vector<std::string> names = {"term", "sequence", "collaborative", "transition"};
+  static const std::vector<std::string> names = [] {
+    for (const ConfigKey& key : grlm_config_schema()) {
+      if (key.path == "sft.tasks") return key.choices;
+    }
+    throw Error("internal: sft.tasks is not in the config schema");
+  }();
   return names;
 }
 
@@ -327,13 +333,6 @@ void run_build_sft(RunContext& context, const StageRun& run) {
   comm.barrier();
   const std::vector<std::string> wanted = config.get_string_list("sft.tasks");
   auto wants = [&](const std::string& task) { return std::find(wanted.begin(), wanted.end(), task) != wanted.end(); };
-  for (const std::string& task : wanted) {
-    if (task_id(task) == static_cast<int32_t>(task_names().size())) {
-      std::string known;
-      for (const std::string& name : task_names()) known += (known.empty() ? "" : ", ") + name;
-      throw UsageError(cat("sft.tasks: unknown task '", task, "' (", known, ")"));
-    }
-  }
   // Ranks build the samples of consecutive blocks of items (term, collaborative) and users.
   const RowBlock my_items = row_block(static_cast<int64_t>(dataset.items.size()), comm.size(), comm.rank());
   const RowBlock my_users =

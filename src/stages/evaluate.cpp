@@ -62,6 +62,12 @@ Json metrics_json(const RankingMetrics& metrics) {
 
 }  // namespace
 
+void check_evaluate_config(const Config& config, int /*world_size*/) {
+  if (config.get_int("evaluate.num_return_sequences") > config.get_int("evaluate.num_beams")) {
+    throw UsageError(cat(config.described("evaluate.num_return_sequences"), " must be <= ", config.described("evaluate.num_beams")));
+  }
+}
+
 void run_evaluate(RunContext& context, const StageRun& run) {
 #ifdef GRLM_HAVE_TORCH
   const Config& config = context.config;

@@ -30,9 +30,9 @@ Pipeline grlm_pipeline() {
        {"data.catalog", "data.interactions", "data.tids", "data.neighbours", "sft.prompts", "sft.tokenizer"}, 2,
        [](const Config&) { return true; }, run_build_sft, /*resumes=*/false},
       {"train", "full-parameter fine-tuning (ZeRO-1/2 over NCCL or MPI)", {"build-sft"}, train_result_keys(), {"train.model"}, 1,
-       [](const Config&) { return true; }, run_train},
+       [](const Config&) { return true; }, run_train, /*resumes=*/true, check_train_config},
       {"evaluate", "beam search, grounding, Recall@K and NDCG@K", {"train", "build-sft"}, {"evaluate"}, {"evaluate.model"}, 1,
-       [](const Config&) { return true; }, run_evaluate},
+       [](const Config&) { return true; }, run_evaluate, /*resumes=*/true, check_evaluate_config},
   });
 }
 

@@ -10,6 +10,25 @@
 
 namespace grlm {
 
+void check_train_config(const Config& config, int world_size) {
+  const int64_t global = config.get_int("train.global_batch_size"), micro = config.get_int("train.micro_batch_size");
+  if (micro > global) {
+    throw UsageError(cat(config.described("train.micro_batch_size"), " must be <= ", config.described("train.global_batch_size")));
+  }
+  if (global % (micro * world_size) != 0) {
+    throw UsageError(cat(config.described("train.global_batch_size"), " must be a multiple of ranks x train.micro_batch_size (",
+                         world_size, " x ", micro, " = ", world_size * micro, "; ", config.described("train.micro_batch_size"),
+                         ")"));
+  }
+  if (config.get_number("train.epochs") <= 0 && config.get_int("train.max_steps") <= 0) {
+    throw UsageError(cat(config.described("train.epochs"), " or ", config.described("train.max_steps"), " must be > 0"));
+  }
+  if (config.get_int("train.eval_steps") > 0 && config.get_number("train.val_fraction") <= 0) {
+    throw UsageError(cat(config.described("train.eval_steps"), " needs a validation share: ", config.described("train.val_fraction"),
+                         " must be > 0"));
+  }
+}
+
 void run_train(RunContext& context, const StageRun& run) {
 #ifdef GRLM_HAVE_TORCH
   const TrainOptions options = TrainOptions::from_config(context.config);

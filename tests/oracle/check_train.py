@@ -215,23 +215,37 @@ SUMMARY.append(f"float64 vs PyTorch AdamW loop, 6 steps: weights max diff {diffe
 SUMMARY.append(f"train.export_steps=3: the step-3 export equals PyTorch after 3 steps (max diff {midway_difference:.1e})")
 
 # ---------------------------------------------------------------- 3. world size, ZeRO stage, accumulation
-# A stable learning rate: at 2e-2 this tiny model's loss is chaotic after ~12 steps, and the last-bit
-# differences of summing the gradient norm in another order grow to 1e-8.
+# Runs that differ only in how the same sums are ordered (ranks, ZeRO stage, micro-batches, buckets,
+# recomputation) agree to float64 rounding at first, and then their last-bit differences grow: Adam
+# divides by sqrt(v), which is tiny for rarely seen embedding rows. How fast depends on the CPU's
+# kernels: 20 steps end within 1e-12 with AVX-512 kernels and 1.8e-8 apart with
+# ATEN_CPU_CAPABILITY=default (whose matrix products order their sums by the batch shape). So the
+# checks are: (a) the first 3 steps' loss and gradient norm equal to 1e-10 relative (before any
+# growth; a wrong reduction, shard or scale shows here at once, even one Adam would absorb), and
+# (b) the weights after 20 steps within 1e-6: 50x the largest rounding growth seen, and 3,000x
+# below one step of lr 3e-3, the smallest change a wrong update makes.
 TWENTY = dict(EXACT, max_steps=20, save_steps=5, lr=3e-3)
+
+
+def same_training(a, b, what):
+    early = [(p["loss"], q["loss"], p["grad_norm"], q["grad_norm"]) for p, q in zip(curve(a)[:3], curve(b)[:3])]
+    assert len(early) == 3 and all(abs(x - y) <= 1e-10 * abs(x) for pair in early for x, y in (pair[:2], pair[2:])), \
+        f"{what}: the first steps' losses or gradient norms differ: {early}"
+    difference = max_diff(weights(a), weights(b))
+    assert difference <= 1e-6, f"{what}: weights after 20 steps differ by {difference}"
+    return difference
+
+
 one, _, _ = train("z2-np1", 1, dict(TWENTY, zero_stage=2, micro_batch_size=4))
 two, _, _ = train("z2-np2", 2, dict(TWENTY, zero_stage=2, micro_batch_size=4))
-d2 = max_diff(weights(one), weights(two))
-assert d2 <= 1e-9, f"ZeRO-2 np 2 vs np 1: {d2}"
+d2 = same_training(one, two, "ZeRO-2 np 2 vs np 1")
 z1, _, _ = train("z1-np2", 2, dict(TWENTY, zero_stage=1, micro_batch_size=4, bucket_mb=0.002))
-d1 = max_diff(weights(one), weights(z1))
-assert d1 <= 1e-9, f"ZeRO-1 np 2 vs np 1: {d1}"
+d1 = same_training(one, z1, "ZeRO-1 np 2 vs np 1")
 accumulated, _, _ = train("accum", 1, dict(TWENTY, micro_batch_size=2))
 whole, _, _ = train("whole", 1, dict(TWENTY, micro_batch_size=8))
-da = max_diff(weights(accumulated), weights(whole))
-assert da <= 1e-9, f"accumulation 4 x 2 vs 8: {da}"
+da = same_training(accumulated, whole, "accumulation 4 x 2 vs 8")
 recomputed, _, _ = train("recompute", 2, dict(TWENTY, micro_batch_size=4, activation_checkpointing=True, bucket_mb=0.001))
-dr = max_diff(weights(two), weights(recomputed))
-assert dr <= 1e-12, f"activation checkpointing changed the weights by {dr}"
+dr = same_training(two, recomputed, "activation checkpointing")
 s1, s2 = summary(one), summary(two)
 ratio = s2["optimizer_elements_per_rank"] / s1["optimizer_elements_per_rank"]
 assert 0.5 <= ratio <= 0.52, f"optimizer state per rank at np 2 is {ratio:.3f} of np 1's"
@@ -252,8 +266,7 @@ reshard_dir, reshard_config, result = train("reshard", 2, dict(TWENTY, micro_bat
 assert result.returncode == 75
 run(1, "run", "--config", reshard_config, "--until", "train")
 resharded = run(1, "inspect", reshard_dir).stdout
-dz = max_diff(weights(one), weights(reshard_dir))
-assert dz <= 1e-9, f"np 2 -> np 1 resume differs by {dz}"
+dz = same_training(one, reshard_dir, "np 2 -> np 1 re-sharded resume")  # the same micro-batches summed in another order
 SUMMARY.append(f"resume after 10 of 20 steps: identical (diff {dp}); np 2 -> np 1 re-sharded: {dz:.1e}")
 
 # SIGTERM to the ranks, as Slurm sends before a time limit or preemption.

@@ -4,6 +4,8 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <limits>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -15,12 +17,23 @@ namespace grlm {
 
 enum class ValueType { String, Integer, Number, Boolean, StringList };
 
+// The values a number key allows: [minimum, maximum], either end open when marked.
+struct ValueRange {
+  double minimum = -std::numeric_limits<double>::infinity();
+  double maximum = std::numeric_limits<double>::infinity();
+  bool minimum_open = false;  // minimum itself not allowed
+  bool maximum_open = false;
+  bool contains(double value) const;
+  std::string text() const;   // e.g. ">= 1", "in [0, 1)", "> 0"
+};
+
 struct ConfigKey {
   std::string path;                     // dotted key, e.g. "train.lr"
   ValueType type;                       // what a value must be
   nlohmann::json default_value;         // null: optional with no default
   std::string help;                     // one line for `grlm --help` and docs/CONFIG.md
-  std::vector<std::string> choices;     // allowed values of a string key (empty: any)
+  std::vector<std::string> choices;     // allowed values of a string key or list element (empty: any)
+  ValueRange range;                     // allowed values of an integer or number key
 };
 
 using ConfigSchema = std::vector<ConfigKey>;
@@ -54,12 +67,17 @@ class Config {
   // The whole effective config as nested JSON (stored in the run store).
   const nlohmann::json& tree() const { return tree_; }
   std::string source() const { return source_; }
+  // Where a key's value came from: "in FILE", "in --set KEY=VALUE" or "default".
+  std::string source_of(std::string_view key) const;
+  // "train.micro_batch_size (16, in --set train.micro_batch_size=16)": a key for a message.
+  std::string described(std::string_view key) const;
 
  private:
   const nlohmann::json& value(std::string_view key) const;
   const ConfigSchema* schema_ = nullptr;
   nlohmann::json tree_;  // nested, every schema key present (null where unset)
   std::string source_;   // the file name or "defaults", for messages
+  std::map<std::string, std::string, std::less<>> sources_;  // key -> where its value came from (unset: default)
 };
 
 }  // namespace grlm

@@ -4,7 +4,9 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <utility>
+#include <vector>
 
 namespace grlm {
 
@@ -14,6 +16,13 @@ std::string cat(Parts&&... parts) {
   std::ostringstream out;
   (out << ... << std::forward<Parts>(parts));
   return out.str();
+}
+
+// "a, b, c" from {"a", "b", "c"} and ", ".
+inline std::string join(const std::vector<std::string>& parts, std::string_view separator) {
+  std::string joined;
+  for (size_t i = 0; i < parts.size(); ++i) joined.append(i ? separator : std::string_view()).append(parts[i]);
+  return joined;
 }
 
 // Anything that stops the run; exit code 1.

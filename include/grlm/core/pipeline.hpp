@@ -45,6 +45,10 @@ struct StageDef {
   // True when the stage keeps an interrupted run's partial work (chunks, checkpoints) and carries
   // on from it; false: an interrupted run starts over from an empty group.
   bool resumes = true;
+  // The rules between its config keys (each key's own type and range are the schema's), checked
+  // before any stage of the command runs when this one will: throws UsageError naming the keys,
+  // their values and where each came from. `world_size`: the ranks of this run.
+  std::function<void(const Config&, int world_size)> check = [](const Config&, int) {};
 };
 
 struct PipelineOptions {

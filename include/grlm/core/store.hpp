@@ -40,6 +40,11 @@ class RunStore {
   RunStore(const RunStore&) = delete;
   RunStore& operator=(const RunStore&) = delete;
 
+  // Drops the file handle without HDF5's collective close, for a rank that fails alone just before
+  // the job is aborted: the close would wait in a collective for ranks that never come. What was
+  // flushed stays, as after kill -9 (complete stages and checkpoints are flushed).
+  void abandon() { file_ = -1; }
+
   const std::filesystem::path& run_dir() const { return run_dir_; }
   std::filesystem::path file_path() const { return file_path_; }
   int rank() const;
@@ -108,6 +113,9 @@ class RunStore {
   // Closes the parallel file and runs `body` on rank 0 over a serial handle; an error in it is
   // raised on every rank.
   void serial_section(const std::function<void(int64_t file)>& body);
+  // Runs a write; an error it raises is raised again naming the store file, and the full disk
+  // when its filesystem has (nearly) no space left.
+  void writing(const std::function<void()>& write);
 
   Runtime& runtime_;
   std::filesystem::path run_dir_;

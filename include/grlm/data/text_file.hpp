@@ -19,6 +19,15 @@ std::string read_file_bytes(const std::filesystem::path& file);
 // Writes `text` to FILE.partial and renames it to `file`: readers never see half a file.
 void write_file_atomically(const std::filesystem::path& file, const std::string& text);
 
+// `text` without the blank lines (whitespace only) at its end: editors and scripts leave them; a
+// blank line between records is still the loader's to refuse.
+inline std::string_view without_trailing_blank_lines(std::string_view text) {
+  const size_t last = text.find_last_not_of(" \t\r\n");
+  if (last == std::string_view::npos) return {};
+  const size_t line_end = text.find('\n', last);
+  return text.substr(0, line_end == std::string_view::npos ? text.size() : line_end + 1);
+}
+
 // Calls on_line(line_number, line) for every line of `text`, 1-based, without its "\n" or
 // "\r\n"; a final line without a newline counts, an empty text has no lines.
 template <class OnLine>

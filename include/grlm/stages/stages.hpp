@@ -17,6 +17,10 @@ void run_build_sft(RunContext& context, const StageRun& run);
 void run_train(RunContext& context, const StageRun& run);
 void run_evaluate(RunContext& context, const StageRun& run);
 
+// The stages' rules between config keys (StageDef::check), checked before any stage runs.
+void check_train_config(const Config& config, int world_size);
+void check_evaluate_config(const Config& config, int world_size);
+
 // Where extract writes the TIDs it found (item id -> 5 words); build-sft reads them when
 // data.tids is not set.
 std::filesystem::path extracted_tids_file(const Config& config);
