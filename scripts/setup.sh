@@ -60,39 +60,39 @@ python_has_pinned_torch() {
   python3 -c "import torch, sys; sys.exit(0 if torch.__version__.split('+')[0] == '$TORCH_VERSION' else 1)" 2> /dev/null
 }
 
-# Prints the CMake arguments that select the libtorch to link.
+# Sets TORCH_ARGS, the CMake arguments that select the libtorch to link.
+TORCH_ARGS=""
 install_torch() {
   if [ -n "${Torch_DIR:-}" ]; then
-    echo "setup: using libtorch from Torch_DIR=$Torch_DIR" >&2
+    echo "setup: using libtorch from Torch_DIR=$Torch_DIR"
     return
   fi
   if cuda_compiler_found; then
     if ! python_has_pinned_torch; then
-      echo "setup: installing the PyPI torch==$TORCH_VERSION wheel with its CUDA libraries (nvcc found; large download)" >&2
-      python3 -m pip install --quiet --disable-pip-version-check "torch==$TORCH_VERSION" >&2
+      echo "setup: installing the PyPI torch==$TORCH_VERSION wheel with its CUDA libraries (nvcc found; large download)"
+      python3 -m pip install --quiet --disable-pip-version-check "torch==$TORCH_VERSION"
     fi
     return
   fi
   if python_has_pinned_torch; then
-    echo "-DGRLM_TORCH_ROOT=$(python3 -c 'import os, torch; print(os.path.dirname(torch.__file__))')"
+    TORCH_ARGS="-DGRLM_TORCH_ROOT=$(python3 -c 'import os, torch; print(os.path.dirname(torch.__file__))')"
     return
   fi
   local target=".deps/torch-$TORCH_VERSION"
   if [ ! -f "$target/.complete" ]; then
-    echo "setup: no nvcc: fetching the torch==$TORCH_VERSION wheel without its CUDA dependencies into $target" >&2
+    echo "setup: no nvcc: fetching the torch==$TORCH_VERSION wheel without its CUDA dependencies into $target"
     rm -rf "$target" "$target.partial"
     python3 -m pip install --quiet --disable-pip-version-check --no-deps --target "$target.partial" \
-      "torch==$TORCH_VERSION" "${GRLM_TORCH_CPU_RUNTIME[@]}" >&2
+      "torch==$TORCH_VERSION" "${GRLM_TORCH_CPU_RUNTIME[@]}"
     mv "$target.partial" "$target"
     touch "$target/.complete"
   fi
-  echo "-DGRLM_TORCH_ROOT=$(pwd)/$target/torch"
+  TORCH_ARGS="-DGRLM_TORCH_ROOT=$(pwd)/$target/torch"
 }
 
-TORCH_ARGS=""
 if [ -z "${GRLM_SKIP_INSTALL:-}" ]; then
   install_debian_packages
-  TORCH_ARGS="$(install_torch)"
+  install_torch
 fi
 
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DGRLM_BUILD_TESTS="$BUILD_TESTS" ${TORCH_ARGS} ${GRLM_CMAKE_ARGS:-} \
