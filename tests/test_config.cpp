@@ -195,6 +195,8 @@ TEST(Config, RangesAndListChoicesOfTheGrlmSchemaNameKeyValueAndSource) {
   EXPECT_EQ(config.described("train.global_batch_size"), "train.global_batch_size (8, in --set train.global_batch_size=8)");
   EXPECT_EQ(config.source_of("train.micro_batch_size"), "in " + (std::filesystem::temp_directory_path() / "grlm-config-tests" / "sources.json").string());
   EXPECT_EQ(config.source_of("train.lr"), "default");
+  // Bytes that are not UTF-8 (found by scripts/fuzz_inputs.sh: they escaped as a JSON library error).
+  EXPECT_EQ(refused(std::string("train.lr=2e\x8a-5")), "--set \"train.lr=2e\xEF\xBF\xBD-5\": not valid UTF-8");
   // Every default is inside its own range and choices.
   for (const ConfigKey& key : schema) {
     if (key.default_value.is_number()) EXPECT_TRUE(key.range.contains(key.default_value.get<double>())) << key.path;

@@ -517,3 +517,38 @@ TEST(Process, FullDiskNamesTheCauseAndTheRerunResumesToTheSameMetrics) {
 }
 
 }  // namespace
+
+namespace {
+
+// Silent damage (bytes overwritten inside a complete stage's dataset) is found by inspect --verify,
+// which names the stage to rerun; an intact store verifies.
+TEST(Cli, InspectVerifyFindsBytesChangedAfterAStageCompleted) {
+  const auto dir = fresh_dir("verify");
+  ASSERT_EQ(run(binary("grlm") + " synth --items 40 --users 40 --out " + (dir / "data").string()).exit_code, 0);
+  const std::string run_dir = (dir / "run").string();
+  const ProcessResult pipeline = run(mpirun(2) + binary("grlm") + " run --device cpu --run-dir " + run_dir +
+                                     " --set data.catalog=" + (dir / "data" / "catalog.json").string() +
+                                     " --set data.interactions=" + (dir / "data" / "interactions.txt").string() +
+                                     " --until build-sft");
+  ASSERT_EQ(pipeline.exit_code, 0) << pipeline.output;
+  const ProcessResult intact = run(binary("grlm") + " inspect " + run_dir + " --verify");
+  EXPECT_EQ(intact.exit_code, 0) << intact.output;
+  EXPECT_NE(intact.output.find("build-sft   verified ("), std::string::npos) << intact.output;
+  // Overwrite 64 bytes inside /build-sft/token_ids, where h5py says its data lies.
+  const std::string locate = std::string(GRLM_TEST_PYTHON) + " -c \"import h5py; print(h5py.File('" + run_dir +
+                             "/grlm.h5', 'r')['build-sft/token_ids'].id.get_offset())\"";
+  const ProcessResult offset = run(locate);
+  ASSERT_EQ(offset.exit_code, 0) << offset.output;
+  {
+    std::fstream store(dir / "run" / "grlm.h5", std::ios::in | std::ios::out | std::ios::binary);
+    store.seekp(std::stoll(offset.output) + 8);
+    const std::string damage(64, '\x5a');
+    store.write(damage.data(), static_cast<std::streamsize>(damage.size()));
+  }
+  const ProcessResult damaged = run(binary("grlm") + " inspect " + run_dir + " --verify");
+  EXPECT_EQ(damaged.exit_code, 1) << damaged.output;
+  EXPECT_NE(damaged.output.find("CHANGED since it completed: /build-sft/token_ids"), std::string::npos) << damaged.output;
+  EXPECT_NE(damaged.output.find("grlm run --from build-sft"), std::string::npos) << damaged.output;
+}
+
+}  // namespace

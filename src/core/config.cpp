@@ -12,6 +12,10 @@ namespace {
 
 using nlohmann::json;
 
+// A value as JSON text for a message; bytes that are not UTF-8 (a --set from a mangled shell
+// line) show as U+FFFD instead of throwing.
+std::string shown(const json& value) { return value.dump(-1, ' ', false, json::error_handler_t::replace); }
+
 std::vector<std::string> split_dotted(std::string_view key) {
   std::vector<std::string> parts;
   size_t start = 0;
@@ -70,7 +74,7 @@ void check_choice(const ConfigKey& key, const std::string& value, const std::str
 
 json checked_range(const ConfigKey& key, json value, const std::string& where) {
   if (!key.range.contains(value.get<double>())) {
-    throw UsageError(cat("config key '", key.path, "' ", where, ": ", value.dump(), " is out of range (must be ",
+    throw UsageError(cat("config key '", key.path, "' ", where, ": ", shown(value), " is out of range (must be ",
                          key.range.text(), ")"));
   }
   return value;
@@ -82,7 +86,7 @@ json checked_value(const ConfigKey& key, const json& value, const std::string& w
   if (value.is_null()) return value;
   auto mismatch = [&]() {
     return UsageError(cat("config key '", key.path, "' ", where, ": expected ",
-                          value_type_name(key.type), ", got ", value.dump()));
+                          value_type_name(key.type), ", got ", shown(value)));
   };
   switch (key.type) {
     case ValueType::String:
@@ -152,7 +156,7 @@ void apply_file_object(const ConfigSchema& schema, const json& object, const std
     } else if (is_group(schema, path)) {
       if (!value.is_object()) {
         throw UsageError(cat("config key '", path, "' in ", file, ": expected an object of ", path,
-                             ".* keys, got ", value.dump()));
+                             ".* keys, got ", shown(value)));
       }
       apply_file_object(schema, value, path, file, tree, sources);
     } else {
@@ -168,6 +172,11 @@ void apply_override(const ConfigSchema& schema, const std::string& assignment, j
   }
   const std::string path = assignment.substr(0, equals);
   const std::string text = assignment.substr(equals + 1);
+  try {
+    (void)json(assignment).dump();  // the effective config is stored as JSON: it must be UTF-8
+  } catch (const json::type_error&) {
+    throw UsageError(cat("--set ", shown(json(assignment)), ": not valid UTF-8"));
+  }
   const ConfigKey* key = find_key(schema, path);
   if (key == nullptr) {
     throw UsageError(cat("unknown config key '", path, "' in --set ", assignment,
@@ -256,7 +265,7 @@ Config Config::load(const ConfigSchema& schema, const std::optional<std::filesys
 }
 
 std::string Config::described(std::string_view key) const {
-  return cat(key, " (", value(key).dump(), ", ", source_of(key), ")");
+  return cat(key, " (", shown(value(key)), ", ", source_of(key), ")");
 }
 
 std::string Config::source_of(std::string_view key) const {

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "grlm/core/error.hpp"
+#include "grlm/core/hash.hpp"
 #include "grlm/core/runtime.hpp"
 
 namespace grlm {
@@ -179,6 +180,64 @@ std::vector<uint64_t> dataset_dims(hid_t dataset) {
 
 }  // namespace
 
+// The XXH3-128 of one dataset's content: numeric and fixed-size data as their bytes in native
+// layout, read in blocks of rows; variable-length strings as length-prefixed texts.
+std::string dataset_checksum(hid_t file, const std::string& path) {
+  Handle dataset(check_id(H5Dopen2(file, path.c_str(), H5P_DEFAULT), "open " + path), H5Dclose);
+  Handle type(check_id(H5Dget_type(dataset.get()), "type of " + path), H5Tclose);
+  const std::vector<uint64_t> dims = dataset_dims(dataset.get());
+  uint64_t rows = dims.empty() ? 1 : dims[0], row_elements = 1;
+  for (size_t d = 1; d < dims.size(); ++d) row_elements *= dims[d];
+  Hasher hasher;
+  hasher.field(type_description(type.get()));
+  for (uint64_t dim : dims) hasher.field(std::to_string(dim));
+  if (rows == 0 || row_elements == 0) return hasher.hex();
+  const bool strings = H5Tget_class(type.get()) == H5T_STRING && H5Tis_variable_str(type.get()) > 0;
+  Handle memory_type(strings ? utf8_string_type() : H5Tget_native_type(type.get(), H5T_DIR_ASCEND), H5Tclose);
+  const size_t element_bytes = strings ? sizeof(char*) : H5Tget_size(memory_type.get());
+  const uint64_t rows_per_block = std::max<uint64_t>(1, (uint64_t{64} << 20) / std::max<uint64_t>(1, row_elements * element_bytes));
+  std::vector<char> buffer;
+  for (uint64_t first = 0; first < rows; first += rows_per_block) {
+    const uint64_t count = std::min(rows_per_block, rows - first);
+    Handle file_space(H5Dget_space(dataset.get()), H5Sclose);
+    std::vector<hsize_t> start(dims.size(), 0), extent(dims.begin(), dims.end());
+    if (!dims.empty()) {
+      start[0] = first;
+      extent[0] = count;
+      check_status(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start.data(), nullptr, extent.data(), nullptr),
+                   "select rows of " + path);
+    }
+    Handle memory_space(dims.empty() ? H5Screate(H5S_SCALAR) : H5Screate_simple(static_cast<int>(dims.size()), extent.data(), nullptr),
+                        H5Sclose);
+    buffer.resize(count * row_elements * element_bytes);
+    check_status(H5Dread(dataset.get(), memory_type.get(), memory_space.get(), file_space.get(), H5P_DEFAULT, buffer.data()),
+                 "read " + path + " for its checksum");
+    if (strings) {
+      auto* texts = reinterpret_cast<char**>(buffer.data());
+      for (uint64_t i = 0; i < count * row_elements; ++i) hasher.field(texts[i] == nullptr ? std::string_view() : std::string_view(texts[i]));
+      H5Dvlen_reclaim(memory_type.get(), memory_space.get(), H5P_DEFAULT, buffer.data());
+    } else {
+      hasher.update(std::string_view(buffer.data(), buffer.size()));
+    }
+  }
+  return hasher.hex();
+}
+
+// Every dataset under `group`, by absolute path, with its checksum.
+nlohmann::json group_checksums(hid_t file, const std::string& group) {
+  std::vector<std::string> paths;
+  H5Ovisit_by_name2(
+      file, group.c_str(), H5_INDEX_NAME, H5_ITER_INC,
+      [](hid_t, const char* name, const H5O_info_t* info, void* out) -> herr_t {
+        if (info->type == H5O_TYPE_DATASET) static_cast<std::vector<std::string>*>(out)->push_back(name);
+        return 0;
+      },
+      &paths, H5O_INFO_BASIC, H5P_DEFAULT);
+  nlohmann::json checksums = nlohmann::json::object();
+  for (const std::string& name : paths) checksums[group + "/" + name] = dataset_checksum(file, group + "/" + name);
+  return checksums;
+}
+
 std::string_view stage_state_name(StageState state) {
   switch (state) {
     case StageState::Absent: return "absent";
@@ -305,7 +364,10 @@ void RunStore::complete_stage(const std::string& stage, const nlohmann::json& re
   flush();
   serial_section([&](int64_t file) {
     const std::string group = stage_group(stage);
-    write_string_attribute(file, group, "record", record.dump());
+    // What the stage wrote, as read back from the file: `grlm inspect --verify` recomputes it.
+    nlohmann::json full_record = record;
+    full_record["checksums"] = group_checksums(file, group);
+    write_string_attribute(file, group, "record", full_record.dump());
     // Last: a reader that sees "complete" also sees the record and every dataset, all on disk.
     write_string_attribute(file, group, "status", "complete");
   });
@@ -545,6 +607,37 @@ void ChunkLog::commit(const std::vector<uint64_t>& local_chunks_done) {
   for (size_t i = 0; i < done_.size(); ++i) done_[i] = static_cast<uint8_t>(merged[i] != 0);
   store_.write_rows<uint8_t>(path_, 0, store_.rank() == 0 ? done_.size() : 0, done_.data());
   store_.flush();
+}
+
+nlohmann::json verify_store(const std::filesystem::path& path) {
+  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  const std::string name = path.string();
+  Handle file(H5Fopen(name.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+  if (file.get() < 0) throw InputError(cat("cannot open run store ", name, ": ", hdf5_error_text()));
+  nlohmann::json report = {{"file", name}, {"stages", nlohmann::json::array()}};
+  const nlohmann::json description = describe_store(path);
+  for (const auto& stage : description["stages"]) {
+    const nlohmann::json& record = stage["record"];
+    nlohmann::json entry = {{"name", stage["name"]}, {"status", stage["status"]}};
+    if (stage["status"] != "complete" || !record.is_object() || !record.contains("checksums")) {
+      entry["verified"] = nullptr;  // nothing recorded to compare with
+    } else {
+      nlohmann::json changed = nlohmann::json::array();
+      const nlohmann::json now = group_checksums(file.get(), "/" + stage["name"].get<std::string>());
+      for (const auto& [dataset, checksum] : record["checksums"].items()) {
+        if (!now.contains(dataset)) {
+          changed.push_back({{"dataset", dataset}, {"problem", "missing"}});
+        } else if (now[dataset] != checksum) {
+          changed.push_back({{"dataset", dataset}, {"problem", "content differs from when the stage completed"}});
+        }
+      }
+      entry["verified"] = changed.empty();
+      entry["datasets"] = record["checksums"].size();
+      entry["changed"] = changed;
+    }
+    report["stages"].push_back(entry);
+  }
+  return report;
 }
 
 nlohmann::json describe_store(const std::filesystem::path& path) {

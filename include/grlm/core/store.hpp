@@ -145,4 +145,10 @@ class ChunkLog {
 // and every dataset with its shape and type.
 nlohmann::json describe_store(const std::filesystem::path& file);
 
+// Serial, read-only: each complete stage's datasets checksummed again (XXH3-128 of their content)
+// and compared with the checksums its completion record holds. Per stage: "verified" (true,
+// false, or null when the record has none: stages completed before grlm kept them), "datasets",
+// and "changed" (dataset, problem).
+nlohmann::json verify_store(const std::filesystem::path& file);
+
 }  // namespace grlm
