@@ -1,0 +1,160 @@
+"""Chaos test: whole multi-rank pipelines killed with SIGKILL at random points, then rerun.
+
+A small synthetic pipeline (every stage; float64 training so results can be compared exactly)
+runs once uninterrupted at np N. Then, for each of POINTS seeded random moments spread over that
+run's duration (so every stage gets hit), a fresh run is started and every process of the job
+(mpirun and all ranks) is killed with SIGKILL at that moment; the same command is rerun until it
+ends. Its metrics.json, evaluation records, exported weights and SFT files must equal the
+uninterrupted run's, byte for byte (metrics: value for value). Then one rank alone is killed
+during training: the job must end non-zero within BOUND seconds (no rank left waiting), and the
+rerun must again give the same results.
+
+Usage: check_chaos.py GRLM MPIEXEC SCRATCH [--ranks N] [--points K] [--seed S]
+(the test suite: 2 ranks, 6 points, one per stage; bench/bench_chaos.sh: np 2 and 3, 24 points each)
+"""
+import argparse
+import filecmp
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+parser = argparse.ArgumentParser()
+parser.add_argument("grlm")
+parser.add_argument("mpiexec")
+parser.add_argument("scratch")
+parser.add_argument("--ranks", type=int, default=2)
+parser.add_argument("--points", type=int, default=3)
+parser.add_argument("--seed", type=int, default=7)
+args = parser.parse_args()
+GRLM, MPIEXEC, ROOT, RANKS = args.grlm, args.mpiexec, args.scratch, args.ranks
+BOUND = 30.0  # seconds for the others to end after one rank is killed
+ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", OMP_NUM_THREADS="1")
+
+shutil.rmtree(ROOT, ignore_errors=True)
+os.makedirs(ROOT)
+DATA = f"{ROOT}/data"
+subprocess.run([GRLM, "synth", "--items", "200", "--users", "300", "--seed", "5", "--out", DATA], check=True,
+               capture_output=True, env=ENV)
+SETTINGS = ["--set", f"data.catalog={DATA}/catalog.json", "--set", f"data.interactions={DATA}/interactions.txt",
+            "--set", "embed.chunk_items=16", "--set", "extract.chunk_items=16",
+            "--set", "train.arch.hidden_size=32", "--set", "train.arch.layers=1", "--set", "train.arch.heads=2",
+            "--set", "train.arch.kv_heads=1", "--set", "train.arch.head_dim=16", "--set", "train.arch.intermediate_size=64",
+            "--set", "train.dtype=float64", "--set", "train.max_steps=200", "--set", "train.save_steps=10",
+            "--set", "train.global_batch_size=8", "--set", "train.micro_batch_size=2", "--set", "train.log_steps=20",
+            "--set", "evaluate.dtype=float32", "--set", "evaluate.num_beams=3", "--set", "evaluate.num_return_sequences=3",
+            "--set", "evaluate.max_new_tokens=10", "--set", "evaluate.chunk_users=10"]
+
+
+def command(run_dir):
+    return [MPIEXEC, "-np", str(RANKS), "--oversubscribe", "--bind-to", "none", GRLM, "run", "--device", "cpu",
+            "--run-dir", run_dir, *SETTINGS]
+
+
+def run_to_end(run_dir):
+    result = subprocess.run(command(run_dir), capture_output=True, text=True, env=ENV)
+    if result.returncode != 0:
+        raise AssertionError(f"rerun of {run_dir} failed ({result.returncode}):\n{result.stderr[-3000:]}")
+    return result
+
+
+def outputs_equal(reference, run_dir):
+    """Names what differs between two finished runs (empty: nothing)."""
+    problems = []
+    with open(f"{reference}/metrics.json") as a, open(f"{run_dir}/metrics.json") as b:
+        ma, mb = json.load(a), json.load(b)
+    ma.pop("model", None), mb.pop("model", None)
+    if ma != mb:
+        problems.append(f"metrics.json: {ma} != {mb}")
+    files = ["evaluate/records.jsonl", "model/model.safetensors"] + \
+        [f"sft/{name}" for name in sorted(os.listdir(f"{reference}/sft")) if name.endswith(".json")]
+    for name in files:
+        if not filecmp.cmp(f"{reference}/{name}", f"{run_dir}/{name}", shallow=False):
+            problems.append(f"{name} differs")
+    return problems
+
+
+def stage_of(log):
+    started = [line.split("stage ")[1].split(":")[0] for line in log.splitlines() if ": starting" in line or "resuming" in line]
+    return started[-1] if started else "before any stage"
+
+
+# ---------------------------------------------------------------- the uninterrupted run
+reference = f"{ROOT}/reference"
+launched = time.time()
+reference_log = run_to_end(reference).stderr
+duration = time.time() - launched
+
+
+def seconds_of(line):
+    """Seconds after the launch of the line's log time ("[r0 2026-11-29 10:21:06.215 INFO] ...", UTC)."""
+    clock = line.split()[2]
+    hours, minutes, seconds = clock.split(":")
+    return int(hours) * 3600 + int(minutes) * 60 + float(seconds) - (launched % 86400)
+
+
+# Each stage's window in the uninterrupted run, from its log: the kills are dealt over them.
+lines = [line for line in reference_log.splitlines() if line.startswith("[r0 ")]
+WINDOWS = []
+for line in lines:
+    if ": starting" in line and "stage " in line:
+        WINDOWS.append([line.split("stage ")[1].split(":")[0], seconds_of(line), None])
+    if "complete in" in line and "stage " in line:
+        WINDOWS[-1][2] = seconds_of(line)
+print(f"uninterrupted run at np {RANKS}: {duration:.1f} s; stages (s after launch): " +
+      ", ".join(f"{name} {start:.1f}-{end:.1f}" for name, start, end in WINDOWS))
+train_start, train_end = next((start, end) for name, start, end in WINDOWS if name == "train")
+
+# ---------------------------------------------------------------- kill -9 of the whole job
+rng = random.Random(args.seed)
+hit = {}
+for point in range(args.points):
+    name, start, end = WINDOWS[point % len(WINDOWS)]  # every stage in turn, a random moment inside it
+    delay = start + rng.random() * (end - start)
+    run_dir = f"{ROOT}/killed-{point}"
+    job = subprocess.Popen(command(run_dir), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
+                           start_new_session=True)
+    time.sleep(delay)
+    os.killpg(job.pid, signal.SIGKILL)
+    _, log = job.communicate()
+    stage = stage_of(log)
+    hit[stage] = hit.get(stage, 0) + 1
+    run_to_end(run_dir)  # a kill that lands after the end leaves nothing to do: the rerun skips every stage
+    problems = outputs_equal(reference, run_dir)
+    assert not problems, f"killed at {delay:.1f} s (in {stage}), rerun: {problems}"
+    print(f"point {point}: SIGKILL at {delay:5.1f} s (aimed at {name}, log says {stage}); rerun equals the uninterrupted run")
+    shutil.rmtree(run_dir)
+
+# ---------------------------------------------------------------- one rank killed alone
+run_dir = f"{ROOT}/one-rank"
+job = subprocess.Popen(command(run_dir), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
+                       start_new_session=True)
+time.sleep(train_start + 0.5 * (train_end - train_start))
+ranks = subprocess.run(["pgrep", "-s", str(os.getpgid(job.pid)), "-x", "grlm"], capture_output=True, text=True).stdout.split()
+victim = int(sorted(ranks, key=int)[-1]) if len(ranks) == RANKS else None
+assert victim is not None, f"expected {RANKS} rank processes, found {ranks}"
+killed_at = time.monotonic()
+os.kill(victim, signal.SIGKILL)
+try:
+    job.wait(timeout=BOUND)
+except subprocess.TimeoutExpired:
+    os.killpg(job.pid, signal.SIGKILL)
+    raise AssertionError(f"one rank killed: the job still ran {BOUND} s later")
+ended_after = time.monotonic() - killed_at
+assert job.returncode != 0, "the job ended with exit 0 after one of its ranks was killed"
+time.sleep(1)
+# Still running (zombies, the killed rank among them, are already gone: only not yet reaped).
+alive = [line for line in subprocess.run(["ps", "-o", "pid=,stat=,cmd=", "-s", str(job.pid)], capture_output=True,
+                                         text=True).stdout.splitlines() if line.split()[1][0] != "Z"]
+assert not alive, "processes left running after the job ended:\n" + "\n".join(alive)
+run_to_end(run_dir)
+problems = outputs_equal(reference, run_dir)
+assert not problems, f"one rank killed, rerun: {problems}"
+print(f"one rank (pid {victim}) killed in training: the job ended (exit {job.returncode}) {ended_after:.1f} s later "
+      f"(bound {BOUND:.0f} s); the rerun equals the uninterrupted run")
+print(f"stages hit: {hit}")
+print("check_chaos: all checks passed")
