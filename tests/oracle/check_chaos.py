@@ -7,7 +7,8 @@ run's duration (so every stage gets hit), a fresh run is started and every proce
 ends. Its metrics.json, evaluation records, exported weights and SFT files must equal the
 uninterrupted run's, byte for byte (metrics: value for value). Then one rank alone is killed
 during training: the job must end non-zero within BOUND seconds (no rank left waiting), and the
-rerun must again give the same results.
+rerun must again give the same results. Last, a second job started on the same run_dir while the first
+trains is refused, and the first ends with the same results.
 
 Usage: check_chaos.py GRLM MPIEXEC SCRATCH [--ranks N] [--points K] [--seed S]
 (the test suite: 2 ranks, 6 points, one per stage; bench/bench_chaos.sh: np 2 and 3, 24 points each)
@@ -156,5 +157,18 @@ problems = outputs_equal(reference, run_dir)
 assert not problems, f"one rank killed, rerun: {problems}"
 print(f"one rank (pid {victim}) killed in training: the job ended (exit {job.returncode}) {ended_after:.1f} s later "
       f"(bound {BOUND:.0f} s); the rerun equals the uninterrupted run")
+# ---------------------------------------------------------------- two jobs on one run_dir
+run_dir = f"{ROOT}/two-jobs"
+first = subprocess.Popen(command(run_dir), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+time.sleep(train_start + 0.3 * (train_end - train_start))
+second = subprocess.run(command(run_dir), capture_output=True, text=True, env=ENV)
+_, first_log = first.communicate()
+assert second.returncode == 1 and "is in use by another grlm" in second.stderr, \
+    f"the second job was not refused (exit {second.returncode}):\n{second.stderr[-2000:]}"
+assert first.returncode == 0, f"the first job failed beside the refused one:\n{first_log[-2000:]}"
+problems = outputs_equal(reference, run_dir)
+assert not problems, f"two jobs on one run_dir: {problems}"
+print("two jobs on one run_dir: the second refused (exit 1, naming the first), the first finished equal to the "
+      "uninterrupted run")
 print(f"stages hit: {hit}")
 print("check_chaos: all checks passed")
