@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # The chaos run of issue 23: the synthetic pipeline killed with SIGKILL at POINTS seeded moments
 # (dealt over every stage) at np 2 and np 3, each rerun compared byte for byte with an
-# uninterrupted run, and one rank killed alone (the job must end within 30 s). Writes the log of
-# each world size to runs/chaos-np*.log. Usage: bench/bench_chaos.sh [POINTS] [SEED]
+# uninterrupted run; one rank killed alone (the job must end within 30 s); two jobs on one
+# run_dir; and FULL runs on a tmpfs too small for them (root). Writes the log of each world size
+# to runs/chaos-np*.log. Usage: bench/bench_chaos.sh [POINTS] [FULL] [SEED]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-POINTS="${1:-24}" SEED="${2:-7}"
+POINTS="${1:-24}" FULL="${2:-10}" SEED="${3:-7}"
 mkdir -p runs
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 for ranks in 2 3; do
   python3 tests/oracle/check_chaos.py build/grlm "$(command -v mpirun)" "runs/chaos-np$ranks" \
-    --ranks "$ranks" --points "$POINTS" --seed "$SEED" | tee "runs/chaos-np$ranks.log"
+    --ranks "$ranks" --points "$POINTS" --disk-full "$FULL" --seed "$SEED" | tee "runs/chaos-np$ranks.log"
 done

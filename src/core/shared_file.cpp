@@ -1,5 +1,7 @@
 #include "grlm/core/shared_file.hpp"
 
+#include <cerrno>
+#include <cstring>
 #include <mpi.h>
 
 #include <algorithm>
@@ -47,7 +49,7 @@ RankOrderedFile::RankOrderedFile(Communicator& comm, std::filesystem::path file)
     : comm_(comm), file_(std::move(file)),
       part_path_(file_.string() + ".part-" + std::to_string(comm.rank())),
       part_(part_path_, std::ios::binary | std::ios::trunc) {
-  if (!part_) throw Error(cat("cannot write ", part_path_.string()));
+  if (!part_) throw Error(cat("cannot write ", part_path_.string(), ": ", std::strerror(errno)));
 }
 
 RankOrderedFile::~RankOrderedFile() {
@@ -58,7 +60,7 @@ RankOrderedFile::~RankOrderedFile() {
 
 void RankOrderedFile::commit() {
   part_.close();
-  if (!part_) throw Error(cat("error while writing ", part_path_.string()));
+  if (!part_) throw Error(cat("error while writing ", part_path_.string(), ": ", std::strerror(errno)));
   const int ranks = comm_.size();
   const auto my_size = static_cast<int64_t>(std::filesystem::file_size(part_path_));
   std::vector<int64_t> sizes(static_cast<size_t>(ranks));

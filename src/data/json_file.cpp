@@ -1,3 +1,8 @@
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <unordered_set>
@@ -18,11 +23,28 @@ std::string read_file_bytes(const std::filesystem::path& file) {
 
 void write_file_atomically(const std::filesystem::path& file, const std::string& text) {
   const std::filesystem::path partial = file.string() + ".partial";
-  {
-    std::ofstream out(partial, std::ios::binary | std::ios::trunc);
-    out << text;
-    if (!out) throw Error(cat("cannot write ", partial.string()));
+  // POSIX calls, so a write that fails at close (a full disk under a buffered stream) is seen and
+  // its cause named, and the old file is never replaced by a cut one.
+  const auto fail = [&](const char* step) {
+    const int error = errno;
+    std::error_code ignored;
+    std::filesystem::remove(partial, ignored);
+    throw Error(cat("cannot write ", file.string(), " (", step, " ", partial.string(), "): ", std::strerror(error)));
+  };
+  const int fd = ::open(partial.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) fail("create");
+  for (size_t done = 0; done < text.size();) {
+    const ssize_t wrote = ::write(fd, text.data() + done, text.size() - done);
+    if (wrote < 0 && errno == EINTR) continue;
+    if (wrote < 0) {
+      const int error = errno;
+      ::close(fd);
+      errno = error;
+      fail("write");
+    }
+    done += static_cast<size_t>(wrote);
   }
+  if (::close(fd) != 0) fail("close");
   std::filesystem::rename(partial, file);
 }
 

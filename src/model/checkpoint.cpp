@@ -1,5 +1,6 @@
 #include "grlm/model/checkpoint.hpp"
 
+#include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -188,7 +189,8 @@ void save_pretrained(const Transformer& model, const fs::path& folder, at::Scala
   const auto write_json = [&](const fs::path& path, const nlohmann::json& json) {
     std::ofstream out(path, std::ios::trunc);
     out << json.dump(2) << "\n";
-    if (!out) throw Error(cat("cannot write ", path.string()));
+    out.close();  // a full disk shows when the buffer is written out
+    if (!out) throw Error(cat("cannot write ", path.string(), ": ", std::strerror(errno)));
   };
   write_json(folder / "config.json", config.to_json());
   nlohmann::json generation = {{"_from_model_config", true}};

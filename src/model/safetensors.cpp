@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <limits>
@@ -238,8 +239,8 @@ void write_safetensors(const std::filesystem::path& path, const std::vector<Safe
     for (const SafeTensorOut& tensor : tensors) {
       out.write(reinterpret_cast<const char*>(tensor.data.data()), static_cast<std::streamsize>(tensor.data.size()));
     }
-    out.flush();
-    if (!out) throw Error(cat("error while writing ", partial.string(), " (disk full?)"));
+    out.close();
+    if (!out) throw Error(cat("error while writing ", partial.string(), ": ", std::strerror(errno)));
   }
   std::filesystem::rename(partial, path);
 }

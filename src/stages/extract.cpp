@@ -4,6 +4,7 @@
 // (raw answer, words, validity, attempts) is stored as its chunk finishes, so a killed run
 // resumes at the next unfinished chunk. Ends with the report and the *_item_id2tid.json exports.
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -374,7 +375,8 @@ void write_json_file(const std::filesystem::path& file, const Json& json) {
   std::filesystem::create_directories(file.parent_path());
   std::ofstream out(file, std::ios::trunc);
   out << json.dump(2, ' ', false, Json::error_handler_t::replace) << "\n";
-  if (!out) throw Error(cat("cannot write ", file.string()));
+  out.close();  // a full disk shows when the buffer is written out
+  if (!out) throw Error(cat("cannot write ", file.string(), ": ", std::strerror(errno)));
 }
 
 void export_tids(const Dataset& data, const std::vector<Record>& records, const std::filesystem::path& folder) {

@@ -2,6 +2,8 @@
 // cosine similarity, exact, from /embed/vectors; each rank owns a block of rows and the blocks
 // circulate in a ring (see grlm/model/similarity.hpp). Also runs alone on a user's vectors:
 // grlm similar --vectors FILE.h5:/DATASET --k K --output OUT.h5.
+#include <cerrno>
+#include <cstring>
 #include <chrono>
 #include <fstream>
 
@@ -96,7 +98,8 @@ void write_reference_json(RunStore& store, const std::string& group, const std::
     out << (row ? ",\n" : "\n") << nlohmann::json(ids[row]).dump() << ": " << list.dump();
   }
   out << "\n}\n";
-  if (!out) throw Error(cat("cannot write ", file.string()));
+  out.close();  // a full disk shows when the buffer is written out
+  if (!out) throw Error(cat("cannot write ", file.string(), ": ", std::strerror(errno)));
 }
 #endif
 

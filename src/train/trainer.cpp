@@ -213,8 +213,19 @@ void export_model(Runtime& runtime, Communicator& comm, const Transformer& model
 
 void save_checkpoint(RunStore& store, ZeroOptimizer& zero, const TrainState& state, int64_t bucket_elements) {
   const std::string latest = cat(kGroup, "/latest");
-  int64_t slot = 0;
-  if (store.exists(latest)) slot = 1 - store.read_all<int64_t>(latest)[0];
+  // Each checkpoint goes into a new group, one after the latest; the latest is removed only once
+  // the new one is whole and `latest` points to it. A save cut short (a full disk, a kill) can
+  // leave a damaged group behind that HDF5 cannot even remove: it is skipped, never written into.
+  const int64_t previous = store.exists(latest) ? store.read_all<int64_t>(latest)[0] : -1;
+  int64_t slot = previous + 1;
+  for (;; ++slot) {
+    try {
+      store.remove_if_exists(cat(kGroup, "/checkpoint_", slot));
+      break;
+    } catch (const Error& error) {
+      log::warn("train: skipping the damaged leftover ", kGroup, "/checkpoint_", slot, " of an interrupted save (", error.what(), ")");
+    }
+  }
   const std::string group = cat(kGroup, "/checkpoint_", slot);
   const int world = store.world_size();
   const auto shard = static_cast<uint64_t>(zero.layout().shard_numel);
@@ -222,7 +233,6 @@ void save_checkpoint(RunStore& store, ZeroOptimizer& zero, const TrainState& sta
       {"master", &zero.master()}, {"exp_avg", &zero.exp_avg()}, {"exp_avg_sq", &zero.exp_avg_sq()}};
   for (const auto& [name, tensor] : tensors) {
     const std::string path = cat(group, "/", name);
-    store.remove_if_exists(path);
     store.create_dataset(path, {static_cast<uint64_t>(world), shard}, comm_dtype(tensor->scalar_type()));
     const at::Tensor host = tensor->to(at::kCPU).contiguous();
     store.write_rows(path, static_cast<uint64_t>(store.rank()), 1, host.data_ptr(), comm_dtype(host.scalar_type()));
@@ -234,7 +244,6 @@ void save_checkpoint(RunStore& store, ZeroOptimizer& zero, const TrainState& sta
                      {"bucket_elements", bucket_elements},
                      {"layout", layout_digest(zero.layout())},
                      {"dtype", dtype_name(zero.master_dtype())}};
-  for (const char* name : {"/state", "/curve"}) store.remove_if_exists(group + name);
   store.write_strings(group + "/state", store.rank() == 0 ? std::vector<std::string>{meta.dump()} : std::vector<std::string>{});
   store.write_strings(group + "/curve",
                       store.rank() == 0 ? std::vector<std::string>{curve_json(state.curve).dump()} : std::vector<std::string>{});
@@ -243,6 +252,13 @@ void save_checkpoint(RunStore& store, ZeroOptimizer& zero, const TrainState& sta
   const int64_t pointer[2] = {slot, state.step};
   store.write_rows(latest, 0, store.rank() == 0 ? 2 : 0, pointer, DType::Int64);
   store.flush();
+  if (previous >= 0) {
+    try {
+      store.remove_if_exists(cat(kGroup, "/checkpoint_", previous));
+    } catch (const Error& error) {  // superseded: its space is all it still holds
+      log::warn("train: could not remove the superseded ", kGroup, "/checkpoint_", previous, " (", error.what(), ")");
+    }
+  }
 }
 
 // Loads the latest checkpoint into `zero` (re-sharding it when it was written by another number of

@@ -8,7 +8,9 @@ ends. Its metrics.json, evaluation records, exported weights and SFT files must 
 uninterrupted run's, byte for byte (metrics: value for value). Then one rank alone is killed
 during training: the job must end non-zero within BOUND seconds (no rank left waiting), and the
 rerun must again give the same results. Last, a second job started on the same run_dir while the first
-trains is refused, and the first ends with the same results.
+trains is refused, and the first ends with the same results. With --disk-full K, K runs on a
+tmpfs too small for the run (a random share of what it needs) must fail saying the disk is full,
+and rerun to the same results once the tmpfs is large enough.
 
 Usage: check_chaos.py GRLM MPIEXEC SCRATCH [--ranks N] [--points K] [--seed S]
 (the test suite: 2 ranks, 6 points, one per stage; bench/bench_chaos.sh: np 2 and 3, 24 points each)
@@ -31,6 +33,7 @@ parser.add_argument("scratch")
 parser.add_argument("--ranks", type=int, default=2)
 parser.add_argument("--points", type=int, default=3)
 parser.add_argument("--seed", type=int, default=7)
+parser.add_argument("--disk-full", type=int, default=0, help="runs on a tmpfs filled up at random points (root)")
 args = parser.parse_args()
 GRLM, MPIEXEC, ROOT, RANKS = args.grlm, args.mpiexec, args.scratch, args.ranks
 BOUND = 30.0  # seconds for the others to end after one rank is killed
@@ -157,6 +160,44 @@ problems = outputs_equal(reference, run_dir)
 assert not problems, f"one rank killed, rerun: {problems}"
 print(f"one rank (pid {victim}) killed in training: the job ended (exit {job.returncode}) {ended_after:.1f} s later "
       f"(bound {BOUND:.0f} s); the rerun equals the uninterrupted run")
+# ---------------------------------------------------------------- disk full at random points
+def run_dir_bytes(path):
+    return sum(os.path.getsize(os.path.join(folder, name)) for folder, _, names in os.walk(path) for name in names)
+
+
+full_points = []
+if args.disk_full:
+    space = f"{ROOT}/tmpfs"
+    os.makedirs(space)
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "grlm-chaos-tmpfs", space]).returncode != 0:
+        print("disk full: cannot mount a tmpfs here (not root?): skipped")
+    else:
+        try:
+            needed = run_dir_bytes(reference)
+            for point in range(args.disk_full):
+                size_kib = max(64, int(needed * (0.1 + 0.85 * rng.random()) / 1024))
+                run_dir = f"{space}/run"
+                shutil.rmtree(run_dir, ignore_errors=True)  # first: a tmpfs does not shrink below what it holds
+                subprocess.run(["mount", "-o", f"remount,size={size_kib}k", space], check=True)
+                failed = subprocess.run(command(run_dir), capture_output=True, text=True, env=ENV)
+                if failed.returncode == 0:
+                    full_points.append(f"{size_kib} KiB: enough")
+                    continue
+                assert "no space left on device" in failed.stderr or "No space left on device" in failed.stderr, \
+                    f"{size_kib} KiB: the failure does not say the disk is full:\n{failed.stderr[-3000:]}"
+                stage = stage_of(failed.stderr)
+                subprocess.run(["mount", "-o", f"remount,size={needed // 1024 * 3 + 4096}k", space], check=True)
+                run_to_end(run_dir)
+                problems = outputs_equal(reference, run_dir)
+                assert not problems, f"disk full at {size_kib} KiB (in {stage}), rerun: {problems}"
+                full_points.append(f"{size_kib} KiB: full in {stage}")
+                print(f"disk full at {size_kib} KiB of {needed // 1024} (in {stage}): the error says so; with space the "
+                      "rerun equals the uninterrupted run")
+        finally:
+            umount = subprocess.run(["umount", space], capture_output=True, text=True)
+            if umount.returncode != 0:
+                print(f"umount {space}: {umount.stderr.strip()}")
+
 # ---------------------------------------------------------------- two jobs on one run_dir
 run_dir = f"{ROOT}/two-jobs"
 first = subprocess.Popen(command(run_dir), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
