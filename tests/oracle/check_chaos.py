@@ -111,7 +111,6 @@ for line in lines:
         WINDOWS[-1][2] = seconds_of(line)
 print(f"uninterrupted run at np {RANKS}: {duration:.1f} s; stages (s after launch): " +
       ", ".join(f"{name} {start:.1f}-{end:.1f}" for name, start, end in WINDOWS))
-train_start, train_end = next((start, end) for name, start, end in WINDOWS if name == "train")
 
 # ---------------------------------------------------------------- kill -9 of the whole job
 rng = random.Random(args.seed)
@@ -120,11 +119,13 @@ for point in range(args.points):
     name, start, end = WINDOWS[point % len(WINDOWS)]  # every stage in turn, a random moment inside it
     delay = start + rng.random() * (end - start)
     run_dir = f"{ROOT}/killed-{point}"
-    job = subprocess.Popen(command(run_dir), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
-                           start_new_session=True)
-    time.sleep(delay)
-    os.killpg(job.pid, signal.SIGKILL)
-    _, log = job.communicate()
+    with open(f"{ROOT}/killed.log", "w") as log_file:  # a file, not a pipe nobody reads while the job runs
+        job = subprocess.Popen(command(run_dir), stdout=subprocess.DEVNULL, stderr=log_file, env=ENV, start_new_session=True)
+        time.sleep(delay)
+        os.killpg(job.pid, signal.SIGKILL)
+        job.wait()
+    with open(f"{ROOT}/killed.log") as log_file:
+        log = log_file.read()
     stage = stage_of(log)
     hit[stage] = hit.get(stage, 0) + 1
     run_to_end(run_dir)  # a kill that lands after the end leaves nothing to do: the rerun skips every stage
@@ -134,10 +135,19 @@ for point in range(args.points):
     shutil.rmtree(run_dir)
 
 # ---------------------------------------------------------------- one rank killed alone
+def wait_for_training(run_dir, job):
+    """Returns once the job has written its first training checkpoint (its curve file), whatever the load."""
+    deadline = time.monotonic() + 300
+    while not os.path.exists(f"{run_dir}/train/curve.csv"):
+        assert job.poll() is None, f"the job ended before training ({job.returncode})"
+        assert time.monotonic() < deadline, "the job did not reach training in 300 s"
+        time.sleep(0.05)
+
+
 run_dir = f"{ROOT}/one-rank"
-job = subprocess.Popen(command(run_dir), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
+job = subprocess.Popen(command(run_dir), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV,
                        start_new_session=True)
-time.sleep(train_start + 0.5 * (train_end - train_start))
+wait_for_training(run_dir, job)
 ranks = subprocess.run(["pgrep", "-s", str(os.getpgid(job.pid)), "-x", "grlm"], capture_output=True, text=True).stdout.split()
 victim = int(sorted(ranks, key=int)[-1]) if len(ranks) == RANKS else None
 assert victim is not None, f"expected {RANKS} rank processes, found {ranks}"
@@ -200,10 +210,13 @@ if args.disk_full:
 
 # ---------------------------------------------------------------- two jobs on one run_dir
 run_dir = f"{ROOT}/two-jobs"
-first = subprocess.Popen(command(run_dir), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
-time.sleep(train_start + 0.3 * (train_end - train_start))
-second = subprocess.run(command(run_dir), capture_output=True, text=True, env=ENV)
-_, first_log = first.communicate()
+with open(f"{ROOT}/first.log", "w") as log_file:
+    first = subprocess.Popen(command(run_dir), stdout=subprocess.DEVNULL, stderr=log_file, env=ENV)
+    wait_for_training(run_dir, first)
+    second = subprocess.run(command(run_dir), capture_output=True, text=True, env=ENV)
+    first.wait()
+with open(f"{ROOT}/first.log") as log_file:
+    first_log = log_file.read()
 assert second.returncode == 1 and "is in use by another grlm" in second.stderr, \
     f"the second job was not refused (exit {second.returncode}):\n{second.stderr[-2000:]}"
 assert first.returncode == 0, f"the first job failed beside the refused one:\n{first_log[-2000:]}"
