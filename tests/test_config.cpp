@@ -197,6 +197,8 @@ TEST(Config, RangesAndListChoicesOfTheGrlmSchemaNameKeyValueAndSource) {
   EXPECT_EQ(config.source_of("train.lr"), "default");
   // Bytes that are not UTF-8 (found by scripts/fuzz_inputs.sh: they escaped as a JSON library error).
   EXPECT_EQ(refused(std::string("train.lr=2e\x8a-5")), "--set \"train.lr=2e\xEF\xBF\xBD-5\": not valid UTF-8");
+  const auto huge = config_file("huge.json", R"({"train": {"lr": 2e55555}})");  // found by scripts/fuzz_inputs.sh
+  EXPECT_NE(error_of([&] { Config::load(schema, huge, {}); }).find("not valid JSON"), std::string::npos);
   // Every default is inside its own range and choices.
   for (const ConfigKey& key : schema) {
     if (key.default_value.is_number()) EXPECT_TRUE(key.range.contains(key.default_value.get<double>())) << key.path;

@@ -141,6 +141,8 @@ json read_config_file(const std::filesystem::path& file) {
   } catch (const json::parse_error& error) {
     throw UsageError(cat("config file ", file.string(), ":", line_and_column(text, error.byte - 1),
                          ": not valid JSON: ", error.what()));
+  } catch (const json::exception& error) {  // e.g. a number too large for a double (found by fuzzing)
+    throw UsageError(cat("config file ", file.string(), ": not valid JSON: ", error.what()));
   }
 }
 

@@ -144,7 +144,7 @@ SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
   try {
     header = nlohmann::json::parse(reinterpret_cast<const char*>(bytes + 8),
                                    reinterpret_cast<const char*>(bytes + 8 + header_bytes));
-  } catch (const nlohmann::json::parse_error& error) {
+  } catch (const nlohmann::json::exception& error) {  // parse errors, and numbers too large for a double
     throw InputError(cat(path.string(), ": header is not valid JSON (", error.what(), ")"));
   }
   if (!header.is_object()) throw InputError(cat(path.string(), ": header is not a JSON object"));
