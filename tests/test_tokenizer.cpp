@@ -189,6 +189,29 @@ TEST(TokenizerConfigFile, Qwen3SpecialTokens) {
   EXPECT_TRUE(config.has_chat_template);
 }
 
+// Saves `json`, has the Hugging Face tokenizers library encode and decode `samples` with it
+// (tests/oracle/tokenizer_oracle.py), and expects grlm's ids and decoded texts to be the same.
+void expect_reference_encodes_alike(const std::string& name, const std::string& json, const Tokenizer& tokenizer,
+                                    const std::vector<std::string>& samples) {
+  const auto dir = std::filesystem::path(GRLM_TEST_BINARY_DIR) / "test-scratch" / name;
+  std::filesystem::create_directories(dir);
+  test::write_text(dir / "tokenizer.json", json);
+  {
+    std::ofstream out(dir / "corpus.jsonl");
+    for (const std::string& sample : samples) out << nlohmann::json(sample).dump() << "\n";
+  }
+  const std::string command = std::string(GRLM_TEST_PYTHON) + " " + GRLM_TEST_SOURCE_DIR +
+                              "/tests/oracle/tokenizer_oracle.py --tokenizer " + (dir / "tokenizer.json").string() +
+                              " --corpus " + (dir / "corpus.jsonl").string() + " --out " + (dir / "expected.jsonl").string();
+  ASSERT_EQ(std::system(command.c_str()), 0) << command;
+  const auto expected = read_jsonl(dir / "expected.jsonl");
+  ASSERT_EQ(expected.size(), samples.size());
+  for (size_t i = 0; i < samples.size(); ++i) {
+    EXPECT_EQ(tokenizer.encode(samples[i]), expected[i]["ids"].get<std::vector<TokenId>>()) << samples[i];
+    EXPECT_EQ(tokenizer.decode(expected[i]["ids"].get<std::vector<TokenId>>()), expected[i]["decoded"].get<std::string>());
+  }
+}
+
 TEST(WordLevelTokenizer, BuiltFromTidsAndTitlesEncodesAsTheTokenizersLibraryLoadsIt) {
   // Vocabulary: every TID term of the Beauty data, the format words, frequent title words.
   const auto tid_document = nlohmann::json::parse(read_file_bytes(test::shared_data("beauty/beauty_item_id2tid.json")));
@@ -239,27 +262,11 @@ TEST(WordLevelTokenizer, BuiltFromTidsAndTitlesEncodesAsTheTokenizersLibraryLoad
             std::vector<TokenId>(ids.begin() + 1, ids.end() - 1));
 
   // The tokenizers library loads the saved file and gives the same ids and decoded text.
-  const auto dir = std::filesystem::path(GRLM_TEST_BINARY_DIR) / "test-scratch" / "word-level";
-  std::filesystem::create_directories(dir);
-  test::write_text(dir / "tokenizer.json", json);
   std::vector<std::string> samples(corpus.begin(), corpus.begin() + 2000);
   samples.insert(samples.end(), corpus.end() - 400, corpus.end());
   samples.push_back("Unknown WORDS zzqx <|im_start|>user\nÉlan vital — 100% [x]");
   samples.push_back("1. ITEM TEXT ID: [a, b] Title: None.\n2. Item text ID:[x] title: none.title: Nones. item text id");
-  {
-    std::ofstream out(dir / "corpus.jsonl");
-    for (const std::string& sample : samples) out << nlohmann::json(sample).dump() << "\n";
-  }
-  const std::string command = std::string(GRLM_TEST_PYTHON) + " " + GRLM_TEST_SOURCE_DIR +
-                              "/tests/oracle/tokenizer_oracle.py --tokenizer " + (dir / "tokenizer.json").string() +
-                              " --corpus " + (dir / "corpus.jsonl").string() + " --out " + (dir / "expected.jsonl").string();
-  ASSERT_EQ(std::system(command.c_str()), 0) << command;
-  const auto expected = read_jsonl(dir / "expected.jsonl");
-  ASSERT_EQ(expected.size(), samples.size());
-  for (size_t i = 0; i < samples.size(); ++i) {
-    ASSERT_EQ(tokenizer.encode(samples[i]), expected[i]["ids"].get<std::vector<TokenId>>()) << samples[i];
-    ASSERT_EQ(tokenizer.decode(expected[i]["ids"].get<std::vector<TokenId>>()), expected[i]["decoded"].get<std::string>());
-  }
+  expect_reference_encodes_alike("word-level", json, tokenizer, samples);
 }
 
 TEST(WordLevelTokenizer, RequiredWordsTheSplitWouldCutStayOneTokenAsTheReferenceEncodesThem) {
@@ -277,25 +284,9 @@ TEST(WordLevelTokenizer, RequiredWordsTheSplitWouldCutStayOneTokenAsTheReference
   // single_word: inside a longer word the added token does not match.
   EXPECT_EQ(tokenizer.encode("x1:1"), tokenizer.encode("x1 : 1"));
 
-  const auto dir = std::filesystem::path(GRLM_TEST_BINARY_DIR) / "test-scratch" / "word-level-whole";
-  std::filesystem::create_directories(dir);
-  test::write_text(dir / "tokenizer.json", json);
-  const std::vector<std::string> samples = {"[two words, 1:53-scale, 5.3:1, 1:1, ÜBER:MAß]", "x1:1 1:1x 1:1 (1:1) two  words",
-                                            "two words1:53-scale 5.3:1.", "Item text ID: [1:1, scale]"};
-  {
-    std::ofstream out(dir / "corpus.jsonl");
-    for (const std::string& sample : samples) out << nlohmann::json(sample).dump() << "\n";
-  }
-  const std::string command = std::string(GRLM_TEST_PYTHON) + " " + GRLM_TEST_SOURCE_DIR +
-                              "/tests/oracle/tokenizer_oracle.py --tokenizer " + (dir / "tokenizer.json").string() +
-                              " --corpus " + (dir / "corpus.jsonl").string() + " --out " + (dir / "expected.jsonl").string();
-  ASSERT_EQ(std::system(command.c_str()), 0) << command;
-  const auto expected = read_jsonl(dir / "expected.jsonl");
-  ASSERT_EQ(expected.size(), samples.size());
-  for (size_t i = 0; i < samples.size(); ++i) {
-    EXPECT_EQ(tokenizer.encode(samples[i]), expected[i]["ids"].get<std::vector<TokenId>>()) << samples[i];
-    EXPECT_EQ(tokenizer.decode(expected[i]["ids"].get<std::vector<TokenId>>()), expected[i]["decoded"].get<std::string>());
-  }
+  expect_reference_encodes_alike("word-level-whole", json, tokenizer,
+                                 {"[two words, 1:53-scale, 5.3:1, 1:1, ÜBER:MAß]", "x1:1 1:1x 1:1 (1:1) two  words",
+                                  "two words1:53-scale 5.3:1.", "Item text ID: [1:1, scale]"});
 }
 
 }  // namespace
