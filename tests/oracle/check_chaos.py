@@ -49,7 +49,7 @@ SETTINGS = ["--set", f"data.catalog={DATA}/catalog.json", "--set", f"data.intera
             "--set", "train.arch.hidden_size=32", "--set", "train.arch.layers=1", "--set", "train.arch.heads=2",
             "--set", "train.arch.kv_heads=1", "--set", "train.arch.head_dim=16", "--set", "train.arch.intermediate_size=64",
             "--set", "train.dtype=float64", "--set", "train.max_steps=200", "--set", "train.save_steps=10",
-            "--set", "train.global_batch_size=8", "--set", "train.micro_batch_size=2", "--set", "train.log_steps=20",
+            "--set", "train.global_batch_size=12", "--set", "train.micro_batch_size=2", "--set", "train.log_steps=20",
             "--set", "evaluate.dtype=float32", "--set", "evaluate.num_beams=3", "--set", "evaluate.num_return_sequences=3",
             "--set", "evaluate.max_new_tokens=10", "--set", "evaluate.chunk_users=10"]
 
