@@ -10,6 +10,7 @@
 
 #include "grlm/core/error.hpp"
 #include "grlm/core/hash.hpp"
+#include "grlm/core/log.hpp"
 #include "grlm/core/runtime.hpp"
 
 namespace grlm {
@@ -246,6 +247,26 @@ nlohmann::json group_checksums(hid_t file, const std::string& group) {
   return checksums;
 }
 
+// Removes a stage's group. A group left damaged by a write cut short (a full disk) may not be
+// removable: HDF5 must update the objects it unlinks. It is then moved aside under /_damaged
+// (moving a link touches only the groups that hold it) so the stage can start over; its space
+// stays in the file until `h5repack`.
+void unlink_stage_group(hid_t file, const std::string& group) {
+  if (!link_exists(file, group)) return;
+  if (H5Ldelete(file, group.c_str(), H5P_DEFAULT) >= 0) return;
+  const std::string reason = hdf5_error_text();
+  if (!link_exists(file, "/_damaged")) {
+    Handle created(H5Gcreate2(file, "/_damaged", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose);
+  }
+  std::string aside;
+  for (int n = 0; aside.empty() || link_exists(file, aside); ++n) aside = cat("/_damaged", group, "-", n);
+  if (H5Lmove(file, group.c_str(), file, aside.c_str(), H5P_DEFAULT, H5P_DEFAULT) < 0) {
+    throw Error(cat("HDF5: delete ", group, ": ", reason, "; moving it aside failed too: ", hdf5_error_text()));
+  }
+  log::warn("run store: ", group, " could not be deleted (", reason, ", left by a write cut short?); moved aside to ",
+            aside, " so the stage starts over (h5repack reclaims its space)");
+}
+
 std::string_view stage_state_name(StageState state) {
   switch (state) {
     case StageState::Absent: return "absent";
@@ -354,7 +375,7 @@ bool RunStore::start_stage(const std::string& stage, const std::string& stage_ha
   serial_section([&](int64_t file) {
     const std::string group = stage_group(stage);
     if (!keep) {
-      if (link_exists(file, group)) check_status(H5Ldelete(file, group.c_str(), H5P_DEFAULT), "delete " + group);
+      unlink_stage_group(file, group);
       Handle created(check_id(H5Gcreate2(file, group.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
                               "create group " + group),
                      H5Gclose);
@@ -382,10 +403,7 @@ void RunStore::complete_stage(const std::string& stage, const nlohmann::json& re
 }
 
 void RunStore::delete_stage(const std::string& stage) {
-  serial_section([&](int64_t file) {
-    const std::string group = stage_group(stage);
-    if (link_exists(file, group)) check_status(H5Ldelete(file, group.c_str(), H5P_DEFAULT), "delete " + group);
-  });
+  serial_section([&](int64_t file) { unlink_stage_group(file, stage_group(stage)); });
 }
 
 bool RunStore::exists(const std::string& path) { return link_exists(file_, path); }
@@ -485,7 +503,10 @@ void RunStore::writing(const std::function<void()>& write) {
     struct statvfs space{};
     if (statvfs(run_dir_.empty() ? "." : run_dir_.c_str(), &space) == 0) {
       const double free_mib = static_cast<double>(space.f_bavail) * static_cast<double>(space.f_frsize) / (1 << 20);
-      if (free_mib < 64) cause = cat("; no space left on device: ", std::round(free_mib * 10) / 10, " MiB free on its filesystem");
+      const double total_mib = static_cast<double>(space.f_blocks) * static_cast<double>(space.f_frsize) / (1 << 20);
+      if (free_mib < 1 || free_mib < 0.01 * total_mib) {
+        cause = cat("; no space left on device: ", std::round(free_mib * 10) / 10, " MiB free on its filesystem");
+      }
     }
     throw Error(cat(error.what(), " (in ", file_path_.string(), cause, ")"));
   }
@@ -666,6 +687,7 @@ nlohmann::json describe_store(const std::filesystem::path& path) {
         auto* state = static_cast<Walk*>(data);
         const std::string path = std::string("/") + name;
         if (std::strcmp(name, ".") == 0) return 0;
+        if (path.rfind("/_damaged", 0) == 0) return 0;  // stage groups moved aside (unlink_stage_group)
         if (info->type == H5O_TYPE_GROUP && path.find('/', 1) == std::string::npos && path != "/run") {
           const StageStatus status = read_stage_status(root, path.substr(1));
           (*state->description)["stages"].push_back({{"name", path.substr(1)},
