@@ -78,16 +78,10 @@ int run_pipeline(Runtime& runtime, const po::variables_map& values, PipelineOpti
   std::vector<StageOutcome> outcomes;
   try {
     outcomes = grlm_pipeline().run(context, options);
-  } catch (const UsageError&) {
-    throw;  // raised on every rank together: the store closes collectively
-  } catch (const CollectiveFailure&) {
-    throw;
-  } catch (const Paused&) {
-    throw;
-  } catch (const Interrupted&) {
-    throw;
-  } catch (...) {
-    store.abandon();  // maybe this rank alone: the others may be inside a collective it will never join
+  } catch (const std::exception& error) {
+    // An error of this rank alone: the others may be inside a collective that the store's
+    // collective close would wait on forever. Errors every rank raised close it together.
+    if (!raised_on_every_rank(error)) store.abandon();
     throw;
   }
   if (runtime.is_root()) {

@@ -53,6 +53,15 @@ void init(int rank, Level threshold) {
 
 int rank() { return g_rank; }
 
+std::string utc_now() {
+  const std::time_t now = std::time(nullptr);
+  std::tm utc{};
+  gmtime_r(&now, &utc);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return text;
+}
+
 bool enabled(Level level) { return level >= g_threshold; }
 
 void write(Level level, std::string_view message) {

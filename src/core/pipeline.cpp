@@ -1,7 +1,6 @@
 #include "grlm/core/pipeline.hpp"
 
 #include <chrono>
-#include <ctime>
 #include <map>
 
 #include "grlm/core/error.hpp"
@@ -9,18 +8,6 @@
 #include "grlm/core/log.hpp"
 
 namespace grlm {
-namespace {
-
-std::string utc_now() {
-  const std::time_t now = std::time(nullptr);
-  std::tm utc{};
-  gmtime_r(&now, &utc);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return text;
-}
-
-}  // namespace
 
 Pipeline::Pipeline(std::vector<StageDef> stages) : stages_(std::move(stages)) {
   for (size_t i = 0; i < stages_.size(); ++i) {
@@ -158,7 +145,7 @@ std::vector<StageOutcome> Pipeline::run(RunContext& context, const PipelineOptio
                          {"upstream", upstream_record},
                          {"grlm_version", GRLM_VERSION},
                          {"world_size", context.runtime.world_size()},
-                         {"completed_at", utc_now()},
+                         {"completed_at", log::utc_now()},
                          {"seconds", seconds}});
     outcomes.push_back({stage_def.name, run.resumed ? "resumed" : "ran", seconds});
     log::info("stage ", stage_def.name, ": complete in ", seconds, " s");
@@ -170,7 +157,7 @@ void record_run_config(RunContext& context) {
   context.store.set_attributes("/run", {{"config", context.config.tree().dump(2)},
                                        {"grlm_version", GRLM_VERSION},
                                        {"world_size", std::to_string(context.runtime.world_size())},
-                                       {"updated_at", utc_now()}});
+                                       {"updated_at", log::utc_now()}});
 }
 
 }  // namespace grlm

@@ -4,9 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <chrono>
 #include <cstring>
-#include <ctime>
 #include <fstream>
 
 #include <nlohmann/json.hpp>
@@ -24,15 +22,6 @@ std::string own_command_line() {
   for (char& c : bytes) c = c == '\0' ? ' ' : c;
   while (!bytes.empty() && bytes.back() == ' ') bytes.pop_back();
   return bytes;
-}
-
-std::string utc_now() {
-  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm parts{};
-  gmtime_r(&now, &parts);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S UTC", &parts);
-  return text;
 }
 
 // What the holder wrote into the lock file, in words.
@@ -80,7 +69,7 @@ RunLock::RunLock(Runtime& runtime, const std::filesystem::path& run_dir) {
       }
     } else {
       const std::string holder = nlohmann::json{{"host", runtime.info().host}, {"pid", static_cast<int64_t>(getpid())},
-                                                {"started", utc_now()}, {"command", own_command_line()}}.dump() + "\n";
+                                                {"started", log::utc_now()}, {"command", own_command_line()}}.dump() + "\n";
       if (ftruncate(fd_, 0) != 0 || pwrite(fd_, holder.data(), holder.size(), 0) != static_cast<ssize_t>(holder.size())) {
         log::warn("cannot write the run lock's holder into ", path.string(), ": ", std::strerror(errno));
       }

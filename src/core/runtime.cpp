@@ -117,6 +117,12 @@ int run_with_error_policy(Runtime& runtime, const std::function<int()>& body) {
   }
 }
 
+bool raised_on_every_rank(const std::exception& error) {
+  return dynamic_cast<const UsageError*>(&error) || dynamic_cast<const NotBuiltError*>(&error) ||
+         dynamic_cast<const CollectiveFailure*>(&error) || dynamic_cast<const Paused*>(&error) ||
+         dynamic_cast<const Interrupted*>(&error);
+}
+
 void Runtime::abort_job(int exit_code) {
   int initialized = 0;
   int finalized = 0;

@@ -179,8 +179,6 @@ std::vector<uint64_t> dataset_dims(hid_t dataset) {
   return {dims.begin(), dims.end()};
 }
 
-}  // namespace
-
 // The XXH3-128 of one dataset's content: numeric and fixed-size data as their bytes in native
 // layout, read in blocks of rows; variable-length strings as length-prefixed texts.
 std::string dataset_checksum(hid_t file, const std::string& path) {
@@ -266,6 +264,8 @@ void unlink_stage_group(hid_t file, const std::string& group) {
   log::warn("run store: ", group, " could not be deleted (", reason, ", left by a write cut short?); moved aside to ",
             aside, " so the stage starts over (h5repack reclaims its space)");
 }
+
+}  // namespace
 
 std::string_view stage_state_name(StageState state) {
   switch (state) {

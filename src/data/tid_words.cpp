@@ -6,16 +6,6 @@
 namespace grlm {
 namespace {
 
-bool is_ascii_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
-
-// The word as the compat parser leaves it at its ends: whitespace and kTidStrippedCharacters off.
-std::string_view parser_trimmed(std::string_view word) {
-  const auto strip = [](char c) { return is_ascii_space(c) || kTidStrippedCharacters.find(c) != std::string_view::npos; };
-  while (!word.empty() && strip(word.front())) word.remove_prefix(1);
-  while (!word.empty() && strip(word.back())) word.remove_suffix(1);
-  return word;
-}
-
 // C0 controls, DEL, and the C1 controls U+0080..U+009F (UTF-8 C2 80..C2 9F).
 std::optional<size_t> control_character_at(std::string_view word) {
   for (size_t i = 0; i < word.size(); ++i) {
@@ -28,6 +18,16 @@ std::optional<size_t> control_character_at(std::string_view word) {
 
 }  // namespace
 
+std::string_view tid_word_trimmed(std::string_view word) {
+  const auto strip = [](char c) {
+    const bool ascii_space = c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+    return ascii_space || kTidStrippedCharacters.find(c) != std::string_view::npos;
+  };
+  while (!word.empty() && strip(word.front())) word.remove_prefix(1);
+  while (!word.empty() && strip(word.back())) word.remove_suffix(1);
+  return word;
+}
+
 std::optional<std::string> tid_word_problem(std::string_view word) {
   if (word.empty()) return "the word is empty";
   if (const size_t at = word.find_first_of("[],"); at != std::string_view::npos) {
@@ -37,7 +37,7 @@ std::optional<std::string> tid_word_problem(std::string_view word) {
     return cat("the word holds a control character (byte ", static_cast<int>(static_cast<unsigned char>(word[*at])),
                " at offset ", *at, ")");
   }
-  if (parser_trimmed(word).empty()) {
+  if (tid_word_trimmed(word).empty()) {
     return "the word is empty once the TID parser trims it (whitespace, quotes, brackets and . ; : ! ? at its ends)";
   }
   if (const std::optional<size_t> at = find_invalid_utf8(word)) return cat("the word is not valid UTF-8 (byte offset ", *at, ")");

@@ -5,7 +5,6 @@
 #include "grlm/model/checkpoint.hpp"
 #include "grlm/model/generation.hpp"
 #include "grlm/text/tokenizer.hpp"
-#include "grlm/core/log.hpp"
 #include "grlm/model/dtype.hpp"
 
 namespace grlm {
@@ -62,11 +61,7 @@ class CheckpointChat final : public ChatGenerator {
 }  // namespace
 
 std::unique_ptr<ChatGenerator> ChatGenerator::load(const std::string& folder, const Device& device, const std::string& dtype) {
-  LoadOptions options;
-  options.device = device.is_cuda() ? at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(device.index)) : at::Device(at::kCPU);
-  const DtypeChoice choice = choose_dtype(dtype, device);
-  options.dtype = choice.dtype;
-  log::info("LLM ", folder, ": ", dtype_name(choice.dtype), " (", choice.reason, ") on ", device.description);
+  const LoadOptions options = load_options_on(device, dtype, "LLM", folder);
   return std::make_unique<CheckpointChat>(folder, load_pretrained(folder, options));
 }
 

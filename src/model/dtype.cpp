@@ -100,4 +100,14 @@ DtypeChoice choose_dtype(const std::string& option, const Device& device) {
   return {at::kFloat, cat("auto: no native bfloat16 on this CPU, ", facts)};
 }
 
+LoadOptions load_options_on(const Device& device, const std::string& dtype, std::string_view role,
+                            const std::filesystem::path& folder) {
+  LoadOptions options;
+  options.device = device.is_cuda() ? at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(device.index)) : at::Device(at::kCPU);
+  const DtypeChoice choice = choose_dtype(dtype, device);
+  options.dtype = choice.dtype;
+  log::info(role, " ", folder.string(), ": ", dtype_name(choice.dtype), " (", choice.reason, ") on ", device.description);
+  return options;
+}
+
 }  // namespace grlm

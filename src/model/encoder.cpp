@@ -35,7 +35,6 @@ at::Tensor encode_sequences(const Transformer& model, const std::vector<std::vec
 
 #include "grlm/model/checkpoint.hpp"
 #include "grlm/model/text_encoder.hpp"
-#include "grlm/core/log.hpp"
 #include "grlm/model/dtype.hpp"
 
 namespace grlm {
@@ -59,11 +58,7 @@ class CheckpointEncoder final : public TextEncoder {
 
 std::unique_ptr<TextEncoder> TextEncoder::load(const std::string& folder, const Device& device, const std::string& dtype,
                                                const std::string& pooling) {
-  LoadOptions options;
-  options.device = device.is_cuda() ? at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(device.index)) : at::Device(at::kCPU);
-  const DtypeChoice choice = choose_dtype(dtype, device);
-  options.dtype = choice.dtype;
-  log::info("encoder ", folder, ": ", dtype_name(choice.dtype), " (", choice.reason, ") on ", device.description);
+  LoadOptions options = load_options_on(device, dtype, "encoder", folder);
   options.require_lm_head = false;
   return std::make_unique<CheckpointEncoder>(load_pretrained(folder, options), parse_pooling(pooling));
 }

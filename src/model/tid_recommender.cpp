@@ -8,7 +8,6 @@
 #include "grlm/model/constrained.hpp"
 #include "grlm/model/generation.hpp"
 #include "grlm/text/tokenizer.hpp"
-#include "grlm/core/log.hpp"
 #include "grlm/model/dtype.hpp"
 
 namespace grlm {
@@ -101,11 +100,7 @@ class CheckpointRecommender final : public TidRecommender {
 
 std::unique_ptr<TidRecommender> TidRecommender::load(const std::string& folder, const Device& device,
                                                      const std::string& dtype) {
-  LoadOptions options;
-  options.device = device.is_cuda() ? at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(device.index)) : at::Device(at::kCPU);
-  const DtypeChoice choice = choose_dtype(dtype, device);
-  options.dtype = choice.dtype;
-  log::info("recommender ", folder, ": ", dtype_name(choice.dtype), " (", choice.reason, ") on ", device.description);
+  const LoadOptions options = load_options_on(device, dtype, "recommender", folder);
   return std::make_unique<CheckpointRecommender>(folder, load_pretrained(folder, options));
 }
 

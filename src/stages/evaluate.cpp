@@ -114,9 +114,6 @@ void run_evaluate(RunContext& context, const StageRun& run) {
   options.num_return_sequences = config.get_int("evaluate.num_return_sequences");
   options.max_new_tokens = config.get_int("evaluate.max_new_tokens");
   options.batch_size = config.get_int("evaluate.batch_size");
-  if (options.num_return_sequences > options.num_beams) {
-    throw UsageError("evaluate.num_return_sequences must be <= evaluate.num_beams");
-  }
   if (exclude_seen) {
     size_t unreachable = 0;
     for (const SequenceSample& sequence : users) {

@@ -35,28 +35,6 @@ std::string_view list_part(std::string_view answer) {
   return answer;
 }
 
-std::string normalise_word(std::string_view raw) {
-  // NFC and Unicode lowercase first, as the from-scratch word-level tokenizer normalises (and as
-  // Python's str.lower() lowercases): a word reads the same from a TID file and from a model.
-  const std::string lower = text::to_lowercase(text::normalize(raw, text::NormalForm::NFC));
-  std::string_view word = trim(lower);
-  const auto stripped = [](char c) { return kTidStrippedCharacters.find(c) != std::string_view::npos; };
-  while (!word.empty() && stripped(word.front())) word = trim(word.substr(1));
-  while (!word.empty() && stripped(word.back())) word = trim(word.substr(0, word.size() - 1));
-  std::string result;
-  bool pending_space = false;
-  for (const char c : word) {
-    if (std::isspace(static_cast<unsigned char>(c))) {
-      pending_space = !result.empty();
-      continue;
-    }
-    if (pending_space) result.push_back('-');
-    pending_space = false;
-    result.push_back(c);
-  }
-  return result;
-}
-
 std::string replace_all(std::string text, std::string_view key, std::string_view value) {
   for (size_t at = text.find(key); at != std::string::npos; at = text.find(key, at + value.size())) {
     text.replace(at, key.size(), value);
@@ -90,7 +68,7 @@ ParsedTid parse_tid_answer(std::string_view answer) {
   ParsedTid parsed;
   for (std::string_view piece : pieces) {
     if (parsed.words.size() == 5) break;
-    parsed.words.push_back(normalise_word(piece));
+    parsed.words.push_back(canonical_tid_word(piece));
   }
   parsed.valid = parsed.words.size() == 5 && std::none_of(parsed.words.begin(), parsed.words.end(), [](const std::string& w) {
                    return tid_word_problem(w).has_value();
@@ -98,7 +76,23 @@ ParsedTid parse_tid_answer(std::string_view answer) {
   return parsed;
 }
 
-std::string canonical_tid_word(std::string_view word) { return normalise_word(word); }
+std::string canonical_tid_word(std::string_view raw) {
+  // NFC and Unicode lowercase first, as the from-scratch word-level tokenizer normalises (and as
+  // Python's str.lower() lowercases): a word reads the same from a TID file and from a model.
+  const std::string lower = text::to_lowercase(text::normalize(raw, text::NormalForm::NFC));
+  std::string result;
+  bool pending_space = false;
+  for (const char c : tid_word_trimmed(lower)) {
+    if (std::isspace(static_cast<unsigned char>(c))) {
+      pending_space = !result.empty();
+      continue;
+    }
+    if (pending_space) result.push_back('-');
+    pending_space = false;
+    result.push_back(c);
+  }
+  return result;
+}
 
 std::string format_tid(const std::vector<std::string>& words) {
   std::string text = "[";

@@ -62,13 +62,8 @@ TrainOptions TrainOptions::from_config(const Config& config) {
   options.peak_tflops = config.get_number("train.peak_tflops");
   options.export_model = config.get_bool("train.export");
   options.export_steps = config.get_int("train.export_steps");
-  if (options.zero_stage != 1 && options.zero_stage != 2) {
-    throw UsageError(cat("train.zero_stage must be 1 or 2, not ", options.zero_stage));
-  }
-  if (options.epochs <= 0 && options.max_steps <= 0) throw UsageError("train.epochs or train.max_steps must be > 0");
-  if (options.lr < 0 || options.warmup_ratio < 0 || options.warmup_ratio > 1) {
-    throw UsageError("train.lr must be >= 0 and train.warmup_ratio in [0, 1]");
-  }
+  // Ranges are the schema's (checked when the config loads), the rules between keys
+  // check_train_config's (checked before any stage runs).
   return options;
 }
 

@@ -95,10 +95,12 @@ duration = time.time() - launched
 
 
 def seconds_of(line):
-    """Seconds after the launch of the line's log time ("[r0 2026-11-29 10:21:06.215 INFO] ...", UTC)."""
+    """Seconds after the launch of the line's log time ("[r0 2026-11-29 10:21:06.215 INFO] ...", local time)."""
     clock = line.split()[2]
     hours, minutes, seconds = clock.split(":")
-    return int(hours) * 3600 + int(minutes) * 60 + float(seconds) - (launched % 86400)
+    local = time.localtime(launched)
+    launch_clock = local.tm_hour * 3600 + local.tm_min * 60 + local.tm_sec + launched % 1
+    return (int(hours) * 3600 + int(minutes) * 60 + float(seconds) - launch_clock) % 86400  # past midnight too
 
 
 # Each stage's window in the uninterrupted run, from its log: the kills are dealt over them.

@@ -1,6 +1,7 @@
 // The process's place in the SPMD job: MPI start/stop, rank facts, signal handling, abort.
 #pragma once
 
+#include <exception>
 #include <functional>
 #include <memory>
 #include <string>
@@ -56,5 +57,9 @@ class Runtime {
 // job cleanly with rank 0 reporting; any other error is reported with its rank and aborts the
 // whole job, so no rank waits forever for one that is gone.
 int run_with_error_policy(Runtime& runtime, const std::function<int()>& body);
+
+// True for the errors every rank raises at the same point (those run_with_error_policy ends
+// cleanly, Paused included); false for an error that may be this rank's alone.
+bool raised_on_every_rank(const std::exception& error);
 
 }  // namespace grlm

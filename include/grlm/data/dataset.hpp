@@ -65,6 +65,10 @@ using Tid = std::array<std::string, 5>;
 // whitespace: quotes, brackets and sentence punctuation.
 inline constexpr std::string_view kTidStrippedCharacters = "\"'`[](){}<>*.;:!?";
 
+// `word` without what the compat parser trims from its ends: ASCII whitespace and
+// kTidStrippedCharacters, in any order.
+std::string_view tid_word_trimmed(std::string_view word);
+
 // Why `word` cannot be a TID word, or nullopt when it can. A TID is written "[w1, w2, w3, w4, w5]"
 // and read back by the compat parser, so a word may hold anything (digits, ':' '.' '-' '/' '\'',
 // other scripts, emoji, inner spaces) except the line's delimiters ([ ] ,) and control characters,

@@ -1,11 +1,14 @@
 // The dtype a model runs in: "auto" resolved for the device this rank uses, explicit names kept.
 #pragma once
 
+#include <filesystem>
 #include <string>
+#include <string_view>
 
 #include <c10/core/ScalarType.h>
 
 #include "grlm/core/device.hpp"
+#include "grlm/model/checkpoint.hpp"
 
 namespace grlm {
 
@@ -19,6 +22,11 @@ struct DtypeChoice {
 // (cpu_bf16_native), float32 elsewhere. An explicit bfloat16 on a CPU without native bfloat16 is
 // kept, with one warning per process that says how much slower its matrix products run here.
 DtypeChoice choose_dtype(const std::string& option, const Device& device);
+
+// How a checkpoint runs on `device`: its torch device and `dtype` resolved by choose_dtype, logged
+// with why as "<role> <folder>: bfloat16 (auto: ...) on cpu (2 threads)".
+LoadOptions load_options_on(const Device& device, const std::string& dtype, std::string_view role,
+                            const std::filesystem::path& folder);
 
 // Whether this CPU runs bfloat16 matrix products natively: PyTorch's kernel capability
 // (at::get_cpu_capability(), which ATEN_CPU_CAPABILITY lowers) is AVX512 or above, the CPU has
