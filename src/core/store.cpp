@@ -5,8 +5,14 @@
 #include <sys/statvfs.h>
 
 #include <algorithm>
+#include <chrono>
+#include <ctime>
+#include <set>
 #include <cmath>
+#include <condition_variable>
 #include <cstring>
+#include <mutex>
+#include <thread>
 
 #include "grlm/core/error.hpp"
 #include "grlm/core/hash.hpp"
@@ -245,6 +251,16 @@ nlohmann::json group_checksums(hid_t file, const std::string& group) {
   return checksums;
 }
 
+// A stage group HDF5 can neither delete nor move: the store is rebuilt without it (salvage_store).
+class StageGroupStuck : public Error {
+ public:
+  StageGroupStuck(const std::string& message, std::string group) : Error(message), group_(std::move(group)) {}
+  const std::string& group() const { return group_; }
+
+ private:
+  std::string group_;
+};
+
 // Removes a stage's group. A group left damaged by a write cut short (a full disk) may not be
 // removable: HDF5 must update the objects it unlinks. It is then moved aside under /_damaged
 // (moving a link touches only the groups that hold it) so the stage can start over; its space
@@ -259,13 +275,235 @@ void unlink_stage_group(hid_t file, const std::string& group) {
   std::string aside;
   for (int n = 0; aside.empty() || link_exists(file, aside); ++n) aside = cat("/_damaged", group, "-", n);
   if (H5Lmove(file, group.c_str(), file, aside.c_str(), H5P_DEFAULT, H5P_DEFAULT) < 0) {
-    throw Error(cat("HDF5: delete ", group, ": ", reason, "; moving it aside failed too: ", hdf5_error_text()));
+    throw StageGroupStuck(cat("HDF5: delete ", group, ": ", reason, "; moving it aside failed too: ", hdf5_error_text()),
+                          group.substr(1));
   }
   log::warn("run store: ", group, " could not be deleted (", reason, ", left by a write cut short?); moved aside to ",
             aside, " so the stage starts over (h5repack reclaims its space)");
 }
 
+// Free bytes for unprivileged writers on the filesystem holding `path`, or -1 when unknown.
+double free_bytes(const std::filesystem::path& path) {
+  struct statvfs space{};
+  if (statvfs(path.empty() ? "." : path.c_str(), &space) != 0) return -1;
+  return static_cast<double>(space.f_bavail) * static_cast<double>(space.f_frsize);
+}
+
 }  // namespace
+
+namespace {
+
+// The store's root group holds its stage names. By default its name heap grows by moving to the
+// end of the file and its symbol table splits into nodes placed there too, so a file cut short
+// anywhere (a full disk, a failed copy) lost every name and so every stage. Sized up front, the
+// root's structures stay at the start of the file: a cut loses only what was written after it.
+hid_t store_creation_properties() {
+  const hid_t properties = H5Pcreate(H5P_FILE_CREATE);
+  H5Pset_local_heap_size_hint(properties, 4096);
+  H5Pset_sym_k(properties, 16, 32);  // up to 64 top-level groups in one symbol-table node
+  return properties;
+}
+
+// "truncated file: eof = A, sblock->base_addr = B, stored_eof = C" (HDF5's open check): C, or 0.
+uint64_t stored_eof_of_truncated(const std::string& open_error) {
+  const size_t at = open_error.find("stored_eof = ");
+  if (open_error.find("truncated file") == std::string::npos || at == std::string::npos) return 0;
+  return std::strtoull(open_error.c_str() + at + std::strlen("stored_eof = "), nullptr, 10);
+}
+
+std::string compact_utc_stamp() {
+  const std::time_t now = std::time(nullptr);
+  std::tm utc{};
+  gmtime_r(&now, &utc);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y%m%dT%H%M%SZ", &utc);
+  return text;
+}
+
+std::vector<std::string> top_level_names(hid_t file) {
+  std::vector<std::string> names;
+  H5Literate(
+      file, H5_INDEX_NAME, H5_ITER_INC, nullptr,
+      [](hid_t, const char* name, const H5L_info_t*, void* out) -> herr_t {
+        static_cast<std::vector<std::string>*>(out)->push_back(name);
+        return 0;
+      },
+      &names);
+  H5Eclear2(H5E_DEFAULT);
+  return names;
+}
+
+// Why the copy of a complete stage cannot be trusted, or empty: each dataset its completion
+// record lists must read back with the checksum recorded then.
+std::string salvaged_stage_problem(hid_t copy, const std::string& stage, const nlohmann::json& record) {
+  if (!record.is_object() || !record.contains("checksums")) return {};  // completed before checksums were kept
+  const nlohmann::json now = group_checksums(copy, stage_group(stage));
+  for (const auto& [dataset, checksum] : record["checksums"].items()) {
+    if (!now.contains(dataset)) return cat(dataset, " is missing");
+    if (now[dataset] != checksum) return cat(dataset, " differs from when the stage completed");
+  }
+  return {};
+}
+
+// Serial (rank 0). Rebuilds a damaged run store: the complete stages whose datasets still match
+// their completion checksums (and /run) are copied into a fresh file that replaces it; stages in
+// progress, damaged ones and `drop` start over. The original is kept beside it as
+// grlm.h5.damaged-<UTC time> until the user deletes it. A file cut short (its recorded end past
+// its size: writes a full disk refused) is first extended with zeros to its recorded size, so
+// that HDF5 opens it; the extension is sparse and only complete stages whose content verifies are
+// kept (when nothing can be read, none: the run starts over). Throws, leaving the original in
+// place, when the new file cannot be written.
+void salvage_store(const std::filesystem::path& path, const std::string& why, const std::set<std::string>& drop) {
+  const std::string name = path.string();
+  log::warn("run store ", name, " is damaged (", why, "): rebuilding it from its complete stages");
+  hid_t source_id = H5Fopen(name.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (source_id < 0) {
+    const std::string reason = hdf5_error_text();
+    const uint64_t recorded_size = stored_eof_of_truncated(reason);
+    std::error_code error;
+    if (recorded_size > std::filesystem::file_size(path, error) && !error) {
+      std::filesystem::resize_file(path, recorded_size, error);
+      if (!error) source_id = H5Fopen(name.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+    }
+    if (source_id < 0) log::warn("run store ", name, ": nothing in it can be read (", reason, ")");
+  }
+  Handle source(source_id, H5Fclose);
+  const std::filesystem::path rebuilt_path = path.string() + ".rebuilt";
+  std::vector<std::string> kept, dropped;
+  try {
+    Handle creation(store_creation_properties(), H5Pclose);
+    Handle rebuilt(check_id(H5Fcreate(rebuilt_path.c_str(), H5F_ACC_TRUNC, creation.get(), H5P_DEFAULT),
+                            "create " + rebuilt_path.string()),
+                   H5Fclose);
+    for (const std::string& top : source.get() < 0 ? std::vector<std::string>() : top_level_names(source.get())) {
+      if (top == "_damaged") continue;
+      StageStatus status;
+      try {
+        if (top != "run") status = read_stage_status(source.get(), top);
+      } catch (const std::exception& error) {
+        dropped.push_back(cat(top, " (unreadable: ", error.what(), ")"));
+        continue;
+      }
+      if (top != "run" && (status.state != StageState::Complete || drop.count(top) > 0)) {
+        dropped.push_back(cat(top, status.state == StageState::Complete ? " (damaged)" : " (was in progress)"));
+        continue;
+      }
+      const std::string group = "/" + top;
+      if (H5Ocopy(source.get(), group.c_str(), rebuilt.get(), group.c_str(), H5P_DEFAULT, H5P_DEFAULT) < 0) {
+        dropped.push_back(cat(top, " (unreadable: ", hdf5_error_text(), ")"));
+        H5Ldelete(rebuilt.get(), group.c_str(), H5P_DEFAULT);
+        H5Eclear2(H5E_DEFAULT);
+        continue;
+      }
+      const std::string problem = top == "run" ? std::string() : salvaged_stage_problem(rebuilt.get(), top, status.record);
+      if (!problem.empty()) {
+        dropped.push_back(cat(top, " (", problem, ")"));
+        check_status(H5Ldelete(rebuilt.get(), group.c_str(), H5P_DEFAULT), "drop " + group + " from the rebuilt store");
+        continue;
+      }
+      if (top != "run") kept.push_back(top);
+    }
+    check_status(H5Fflush(rebuilt.get(), H5F_SCOPE_GLOBAL), "write " + rebuilt_path.string());
+  } catch (...) {
+    std::error_code ignored;
+    std::filesystem::remove(rebuilt_path, ignored);
+    throw;
+  }
+  const std::filesystem::path damaged_path = path.string() + ".damaged-" + compact_utc_stamp();
+  std::filesystem::rename(path, damaged_path);
+  std::filesystem::rename(rebuilt_path, path);
+  log::warn("run store rebuilt: kept ", kept.empty() ? std::string("no stage") : join(kept, ", "), "; starting over: ",
+            dropped.empty() ? std::string("nothing else") : join(dropped, ", "), ". The damaged file is kept as ",
+            damaged_path.string(), " (delete it once the run is done)");
+}
+
+// Whether a failure to open the store means its content is damaged (a rebuild may help) rather
+// than that it cannot be reached (permissions, locks, a missing file) or is no HDF5 file at all
+// (not a store grlm wrote), where a rebuild must not run.
+bool damaged_store_error(const std::string& open_error) {
+  for (const char* unreachable : {"Permission denied", "Read-only file system", "unable to lock", "No such file",
+                                  "Input/output error", "file signature not found"}) {
+    if (open_error.find(unreachable) != std::string::npos) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+// Parallel HDF5 is not error-consistent across ranks: when a write fails on some ranks only (a
+// full disk), the others can wait forever in a collective of its metadata cache (seen at np 3:
+// two ranks in a barrier, one in a broadcast, inside H5Fclose). No rank can return from there, so
+// a thread per rank watches the store's writes: one still running after kStuckAfter while the
+// disk has no space left ends the whole job with the cause. A slow write on a disk with space is
+// left alone, however long it takes. The stage stays in progress and a rerun resumes it.
+class StuckWriteWatch {
+ public:
+  static constexpr std::chrono::seconds kStuckAfter{20};
+  static constexpr double kFullBelowBytes = 4.0 * (1 << 20);
+
+  StuckWriteWatch(std::filesystem::path run_dir, std::filesystem::path file)
+      : run_dir_(std::move(run_dir)), file_(std::move(file)), thread_([this] { watch(); }) {}
+  ~StuckWriteWatch() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+  }
+
+  // Marks one write (writes do not nest: the outermost one counts).
+  class Writing {
+   public:
+    explicit Writing(StuckWriteWatch* watch) : watch_(watch), outermost_(watch != nullptr && watch->begin()) {}
+    ~Writing() {
+      if (outermost_) watch_->end();
+    }
+    Writing(const Writing&) = delete;
+    Writing& operator=(const Writing&) = delete;
+
+   private:
+    StuckWriteWatch* watch_;
+    bool outermost_;
+  };
+
+ private:
+  bool begin() {
+    std::lock_guard lock(mutex_);
+    if (writing_) return false;
+    writing_ = true;
+    started_ = std::chrono::steady_clock::now();
+    return true;
+  }
+  void end() {
+    std::lock_guard lock(mutex_);
+    writing_ = false;
+  }
+
+  void watch() {
+    std::unique_lock lock(mutex_);
+    while (!stopping_) {
+      wake_.wait_for(lock, std::chrono::seconds(1));
+      if (stopping_ || !writing_ || std::chrono::steady_clock::now() - started_ < kStuckAfter) continue;
+      const double free = free_bytes(run_dir_);
+      if (free < 0 || free >= kFullBelowBytes) continue;
+      log::error("HDF5: a write to ", file_.string(), " has not returned for ", kStuckAfter.count(),
+                 " s and its filesystem has no space left on device (", std::round(free / 1024), " KiB free); ending "
+                 "the job (a collective write that failed on some ranks cannot finish). Free space and rerun: the "
+                 "stage resumes");
+      Runtime::abort_job(1);
+    }
+  }
+
+  std::filesystem::path run_dir_;
+  std::filesystem::path file_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  bool writing_ = false;
+  std::chrono::steady_clock::time_point started_;
+  std::thread thread_;  // last: started once the members it reads exist
+};
 
 std::string_view stage_state_name(StageState state) {
   switch (state) {
@@ -286,11 +524,12 @@ RunStore::RunStore(Runtime& runtime, const std::filesystem::path& file, FileMode
     if (!read_only_) {
       if (!run_dir_.empty()) std::filesystem::create_directories(run_dir_, error);
       if (error) problem = cat("cannot create ", run_dir_.string(), ": ", error.message());
-      std::filesystem::remove(file, error);
+      if (mode == FileMode::Truncate) std::filesystem::remove(file, error);
     }
   }
   throw_rank0_problem<InputError>(runtime_.world(), problem);
   open_parallel();
+  if (!read_only_) stuck_write_watch_ = std::make_unique<StuckWriteWatch>(run_dir_, file_path_);
 }
 
 RunStore::RunStore(Runtime& runtime, const std::filesystem::path& run_dir)
@@ -303,10 +542,12 @@ RunStore::RunStore(Runtime& runtime, const std::filesystem::path& run_dir)
     if (error) problem = cat("cannot create run_dir ", run_dir_.string(), ": ", error.message());
   }
   throw_rank0_problem<Error>(runtime_.world(), problem);
-  open_parallel();
+  open_or_rebuild();
+  if (!read_only_) stuck_write_watch_ = std::make_unique<StuckWriteWatch>(run_dir_, file_path_);
 }
 
 RunStore::~RunStore() {
+  const StuckWriteWatch::Writing watched(stuck_write_watch_.get());  // closing flushes what is cached
   if (file_ >= 0) H5Fclose(file_);
 }
 
@@ -328,7 +569,8 @@ void RunStore::open_parallel() {
                            " (is it an HDF5 file? is another grlm writing it?)"));
     }
   } else {
-    file_ = check_id(H5Fcreate(path.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, access.get()),
+    Handle creation(store_creation_properties(), H5Pclose);
+    file_ = check_id(H5Fcreate(path.c_str(), H5F_ACC_EXCL, creation.get(), access.get()),
                      "create run store " + path);
   }
 }
@@ -344,23 +586,57 @@ void RunStore::close_parallel() {
 void RunStore::serial_section(const std::function<void(int64_t file)>& body) {
   writing([&] { close_parallel(); });
   std::string problem;
-  if (runtime_.is_root()) {
-    const std::string path = file_path().string();
-    const hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
-    if (file < 0) {
-      problem = cat("HDF5: reopen ", path, ": ", hdf5_error_text());
-    } else {
-      try {
-        body(file);
-      } catch (const std::exception& error) {
-        problem = error.what();
-      }
-      if (H5Fclose(file) < 0 && problem.empty()) problem = "HDF5: close after serial write: " + hdf5_error_text();
-    }
-  }
+  if (runtime_.is_root()) problem = run_serially(body);
   problem = broadcast_bytes(runtime_.world(), problem, 0);
   open_parallel();
   if (!problem.empty()) writing([&] { throw Error(problem); });
+}
+
+std::string RunStore::run_serially(const std::function<void(int64_t file)>& body) {
+  const std::string path = file_path().string();
+  for (bool rebuilt = false;; rebuilt = true) {
+    const hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    if (file < 0) return cat("HDF5: reopen ", path, ": ", hdf5_error_text());
+    std::string problem, stuck_group;
+    try {
+      body(file);
+    } catch (const StageGroupStuck& error) {
+      problem = error.what();
+      stuck_group = error.group();
+    } catch (const std::exception& error) {
+      problem = error.what();
+    }
+    if (H5Fclose(file) < 0 && problem.empty()) problem = "HDF5: close after serial write: " + hdf5_error_text();
+    if (stuck_group.empty() || rebuilt) return problem;
+    try {
+      salvage_store(file_path_, problem, {stuck_group});
+    } catch (const std::exception& error) {
+      return cat(problem, "; rebuilding the store without it failed too: ", error.what());
+    }
+  }
+}
+
+void RunStore::open_or_rebuild() {
+  std::string failure;
+  try {
+    open_parallel();
+  } catch (const InputError& error) {
+    failure = error.what();
+  }
+  // Every rank reads the same superblock, so they fail alike; rank 0's outcome decides.
+  failure = broadcast_bytes(runtime_.world(), failure, 0);
+  if (failure.empty()) return;
+  if (!damaged_store_error(failure)) throw InputError(failure);
+  std::string problem;
+  if (runtime_.is_root()) {
+    try {
+      salvage_store(file_path_, failure, {});
+    } catch (const std::exception& error) {
+      problem = cat(failure, "; rebuilding it failed: ", error.what());
+    }
+  }
+  throw_rank0_problem<InputError>(runtime_.world(), problem);
+  open_parallel();
 }
 
 void RunStore::flush() {
@@ -494,6 +770,7 @@ void transfer_rows(hid_t file_handle, const std::string& path, uint64_t first_ro
 }  // namespace
 
 void RunStore::writing(const std::function<void()>& write) {
+  const StuckWriteWatch::Writing watched(stuck_write_watch_.get());
   try {
     write();
   } catch (const Error& error) {
@@ -502,7 +779,7 @@ void RunStore::writing(const std::function<void()>& write) {
     std::string cause;
     struct statvfs space{};
     if (statvfs(run_dir_.empty() ? "." : run_dir_.c_str(), &space) == 0) {
-      const double free_mib = static_cast<double>(space.f_bavail) * static_cast<double>(space.f_frsize) / (1 << 20);
+      const double free_mib = free_bytes(run_dir_) / (1 << 20);
       const double total_mib = static_cast<double>(space.f_blocks) * static_cast<double>(space.f_frsize) / (1 << 20);
       if (free_mib < 1 || free_mib < 0.01 * total_mib) {
         cause = cat("; no space left on device: ", std::round(free_mib * 10) / 10, " MiB free on its filesystem");
@@ -530,7 +807,7 @@ void RunStore::read_rows(const std::string& path, uint64_t first_row, uint64_t n
   transfer_rows(file_, path, first_row, num_rows, data, dtype, Direction::Read);
 }
 
-void RunStore::write_strings(const std::string& path, const std::vector<std::string>& local_part) {
+void RunStore::write_strings(const std::string& path, const std::vector<std::string>& local_part, uint64_t columns) {
   // Parts travel as length-prefixed records so any byte, including NUL, survives.
   std::string packed;
   for (const std::string& text : local_part) {
@@ -557,7 +834,9 @@ void RunStore::write_strings(const std::string& path, const std::vector<std::str
     pointers.reserve(texts.size());
     for (const std::string& text : texts) pointers.push_back(text.c_str());
     const hsize_t count = texts.size();
-    Handle space(H5Screate_simple(1, &count, nullptr), H5Sclose);
+    if (columns > 0 && count % columns != 0) throw Error(cat("run store: ", count, " strings do not fill ", columns, " columns of ", path));
+    const hsize_t shape[2] = {columns > 0 ? count / columns : count, columns};
+    Handle space(H5Screate_simple(columns > 0 ? 2 : 1, shape, nullptr), H5Sclose);
     Handle type(utf8_string_type(), H5Tclose);
     Handle dataset(check_id(H5Dcreate2(file, path.c_str(), type.get(), space.get(), H5P_DEFAULT,
                                        H5P_DEFAULT, H5P_DEFAULT),
@@ -573,7 +852,8 @@ void RunStore::write_strings(const std::string& path, const std::vector<std::str
 std::vector<std::string> RunStore::read_strings(const std::string& path) {
   Handle dataset(check_id(H5Dopen2(file_, path.c_str(), H5P_DEFAULT), "open dataset " + path), H5Dclose);
   const std::vector<uint64_t> shape = dataset_dims(dataset.get());
-  const size_t count = shape.empty() ? 1 : shape[0];
+  size_t count = 1;  // every element, row-major
+  for (uint64_t dim : shape) count *= dim;
   std::vector<char*> pointers(count, nullptr);
   Handle type(utf8_string_type(), H5Tclose);
   if (count > 0) {

@@ -10,7 +10,10 @@ during training: the job must end non-zero within BOUND seconds (no rank left wa
 rerun must again give the same results. Last, a second job started on the same run_dir while the first
 trains is refused, and the first ends with the same results. With --disk-full K, K runs on a
 tmpfs too small for the run (a random share of what it needs) must fail saying the disk is full,
-and rerun to the same results once the tmpfs is large enough.
+and rerun to the same results once the tmpfs is large enough. With --cuts K, K copies of the
+finished run have their store cut short at seeded points (what a full disk or a crashed copy
+leaves): each rerun rebuilds the store from the complete stages that still verify, keeps the
+damaged file beside it, and ends with the same results.
 
 Usage: check_chaos.py GRLM MPIEXEC SCRATCH [--ranks N] [--points K] [--seed S]
 (the test suite: 2 ranks, 6 points, one per stage; bench/bench_chaos.sh: np 2 and 3, 24 points each)
@@ -34,6 +37,7 @@ parser.add_argument("--ranks", type=int, default=2)
 parser.add_argument("--points", type=int, default=3)
 parser.add_argument("--seed", type=int, default=7)
 parser.add_argument("--disk-full", type=int, default=0, help="runs on a tmpfs filled up at random points (root)")
+parser.add_argument("--cuts", type=int, default=0, help="finished stores cut short at random points, then rerun")
 args = parser.parse_args()
 GRLM, MPIEXEC, ROOT, RANKS = args.grlm, args.mpiexec, args.scratch, args.ranks
 BOUND = 30.0  # seconds for the others to end after one rank is killed
@@ -209,6 +213,41 @@ if args.disk_full:
             umount = subprocess.run(["umount", space], capture_output=True, text=True)
             if umount.returncode != 0:
                 print(f"umount {space}: {umount.stderr.strip()}")
+
+# ---------------------------------------------------------------- a store cut short
+salvaged = []
+for cut in range(args.cuts):
+    run_dir = f"{ROOT}/cut-{cut}"
+    shutil.copytree(reference, run_dir)
+    store = f"{run_dir}/grlm.h5"
+    size = os.path.getsize(store)
+    keep = int(size * (0.02 + 0.96 * rng.random()))
+    os.truncate(store, keep)
+    rerun = run_to_end(run_dir)
+    assert "rebuilding it from its complete stages" in rerun.stderr, f"cut at {keep} of {size}: no rebuild:\n{rerun.stderr[-2000:]}"
+    kept = [line.split("run store rebuilt: kept ")[1].split(";")[0] for line in rerun.stderr.splitlines()
+            if "run store rebuilt: kept " in line]
+    damaged = [name for name in os.listdir(run_dir) if name.startswith("grlm.h5.damaged-")]
+    assert len(damaged) == 1, f"cut at {keep} of {size}: the damaged store was not kept: {os.listdir(run_dir)}"
+    problems = outputs_equal(reference, run_dir)
+    assert not problems, f"store cut at {keep} of {size} bytes, rerun: {problems}"
+    print(f"store cut at {keep} of {size} bytes: rebuilt keeping {kept[0] if kept else '?'}; the rerun equals the "
+          "uninterrupted run")
+    salvaged.extend(stage for stage in (kept[0] if kept else "").split(", ") if stage in ("embed", "similar", "extract"))
+if args.cuts:
+    # Not an HDF5 file at all: refused, never rebuilt or moved.
+    run_dir = f"{ROOT}/foreign"
+    os.makedirs(run_dir)
+    with open(f"{run_dir}/grlm.h5", "w") as foreign:
+        foreign.write("not a run store\n")
+    refused = subprocess.run(command(run_dir), capture_output=True, text=True, env=ENV)
+    assert refused.returncode == 1 and "grlm.h5" in refused.stderr and "signature" in refused.stderr, \
+        f"a foreign grlm.h5 was not refused (exit {refused.returncode}):\n{refused.stderr[-2000:]}"
+    assert sorted(os.listdir(run_dir)) == ["grlm.h5", "grlm.lock"] and open(f"{run_dir}/grlm.h5").read() == "not a run store\n", \
+        f"a foreign grlm.h5 was changed: {os.listdir(run_dir)}"
+    print("a grlm.h5 that is not HDF5: refused (exit 1), left as it was")
+# The stages written first lie at the start of the file: cuts past them must keep them.
+assert args.cuts < 3 or salvaged, "no cut of the store kept any complete stage"
 
 # ---------------------------------------------------------------- two jobs on one run_dir
 run_dir = f"{ROOT}/two-jobs"

@@ -17,6 +17,7 @@
 namespace grlm {
 
 class Runtime;
+class StuckWriteWatch;
 
 enum class StageState { Absent, InProgress, Complete };
 std::string_view stage_state_name(StageState state);
@@ -31,10 +32,11 @@ class RunStore {
  public:
   static constexpr const char* kFileName = "grlm.h5";
 
-  // Creates run_dir and the file when missing, else opens it for writing.
+  // Creates run_dir and the file when missing, else opens it for writing; a damaged file is
+  // rebuilt from its complete stages (the original kept as grlm.h5.damaged-<time>).
   RunStore(Runtime& runtime, const std::filesystem::path& run_dir);
   // Any HDF5 file with the same collective API (e.g. a user's vectors, a standalone output).
-  enum class FileMode { ReadOnly, Truncate };
+  enum class FileMode { ReadOnly, Truncate, OpenOrCreate };
   RunStore(Runtime& runtime, const std::filesystem::path& file, FileMode mode);
   ~RunStore();
   RunStore(const RunStore&) = delete;
@@ -95,7 +97,8 @@ class RunStore {
 
   // Variable-length UTF-8 strings. Each rank passes its part; the dataset holds the parts in rank
   // order (parallel HDF5 cannot write variable-length data, so rank 0 writes them).
-  void write_strings(const std::string& path, const std::vector<std::string>& local_part);
+  // With `columns` > 0 the dataset is a matrix of that many columns (the parts in row-major order).
+  void write_strings(const std::string& path, const std::vector<std::string>& local_part, uint64_t columns = 0);
   std::vector<std::string> read_strings(const std::string& path);
 
   // A string attribute (same value on every rank) on a group or dataset, created when missing.
@@ -113,8 +116,15 @@ class RunStore {
   // Closes the parallel file and runs `body` on rank 0 over a serial handle; an error in it is
   // raised on every rank.
   void serial_section(const std::function<void(int64_t file)>& body);
+  // Rank 0 of serial_section; a stage group that can be neither deleted nor moved has the store
+  // rebuilt without it, then `body` runs once more. Returns the problem, or empty.
+  std::string run_serially(const std::function<void(int64_t file)>& body);
+  // Opens the run store; one HDF5 cannot open for damage (a file cut short by a full disk) is
+  // rebuilt from its complete stages first.
+  void open_or_rebuild();
   // Runs a write; an error it raises is raised again naming the store file, and the full disk
-  // when its filesystem has (nearly) no space left.
+  // when its filesystem has (nearly) no space left. A collective write that a full disk leaves
+  // stuck (parallel HDF5 can deadlock when a write fails on some ranks only) ends the job.
   void writing(const std::function<void()>& write);
 
   Runtime& runtime_;
@@ -122,6 +132,7 @@ class RunStore {
   std::filesystem::path file_path_;
   bool read_only_ = false;
   int64_t file_ = -1;  // hid_t of the parallel handle
+  std::unique_ptr<StuckWriteWatch> stuck_write_watch_;
 };
 
 // Which chunks of a stage's work are durably in the store: the unit of resume. The log lives in
