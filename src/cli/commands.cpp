@@ -21,6 +21,7 @@ namespace grlm::cli {
 const std::vector<Command>& commands() {
   static const std::vector<Command> all = [] {
     std::vector<Command> list = pipeline_commands();
+    list.push_back(recommend_command());
     list.push_back(synth_command());
     list.push_back(inspect_command());
     list.push_back(tokenize_command());

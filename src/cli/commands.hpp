@@ -40,6 +40,7 @@ Command score_command();
 Command init_model_command();
 Command encode_command();
 std::vector<Command> pipeline_commands();
+Command recommend_command();
 
 // Parses the command line, runs the command, returns the exit code. UsageError from parsing is
 // raised identically on every rank.

@@ -249,19 +249,36 @@ std::string nearest_key(const ConfigSchema& schema, std::string_view unknown) {
 
 Config Config::load(const ConfigSchema& schema, const std::optional<std::filesystem::path>& file,
                     const std::vector<std::string>& overrides) {
+  if (!file) return load_object(schema, json::object(), "defaults", overrides);
+  const json object = read_config_file(*file);
+  if (!object.is_object()) {
+    throw UsageError(cat("config file ", file->string(), ": expected a JSON object at the top"));
+  }
+  return load_object(schema, object, file->string(), overrides);
+}
+
+namespace {
+
+// A recorded tree holds every key, null where unset: null means "the default".
+json without_nulls(const json& object) {
+  json kept = json::object();
+  for (const auto& [name, value] : object.items()) {
+    if (value.is_null()) continue;
+    kept[name] = value.is_object() ? without_nulls(value) : value;
+  }
+  return kept;
+}
+
+}  // namespace
+
+Config Config::load_object(const ConfigSchema& schema, const json& object, const std::string& source,
+                           const std::vector<std::string>& overrides) {
   Config config;
   config.schema_ = &schema;
   config.tree_ = json::object();
   for (const ConfigKey& key : schema) node_at(config.tree_, key.path) = key.default_value;
-  config.source_ = "defaults";
-  if (file) {
-    config.source_ = file->string();
-    const json object = read_config_file(*file);
-    if (!object.is_object()) {
-      throw UsageError(cat("config file ", file->string(), ": expected a JSON object at the top"));
-    }
-    apply_file_object(schema, object, "", file->string(), config.tree_, config.sources_);
-  }
+  config.source_ = source;
+  if (source != "defaults") apply_file_object(schema, without_nulls(object), "", source, config.tree_, config.sources_);
   for (const std::string& assignment : overrides) apply_override(schema, assignment, config.tree_, config.sources_);
   return config;
 }

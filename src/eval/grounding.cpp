@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <set>
 
 #include "grlm/text/tid_answer.hpp"
@@ -88,6 +89,25 @@ std::optional<uint32_t> Grounder::first_item(size_t tid, const std::unordered_se
     if (!excluded.count(item)) return item;
   }
   return std::nullopt;
+}
+
+std::vector<double> Grounder::exact_scores(const std::vector<uint32_t>& ranked, const std::vector<std::string>& texts,
+                                          const std::vector<double>& text_scores) const {
+  std::unordered_map<size_t, double> score_of_tid;  // distinct TID -> the best text's score naming it
+  for (size_t t = 0; t < texts.size() && t < text_scores.size(); ++t) {
+    for (const std::vector<std::string>& group : tid_groups({texts[t]})) {
+      const auto exact = group.size() == 5 ? index_.find(key_of(group)) : index_.end();
+      if (exact != index_.end()) score_of_tid.emplace(exact->second, text_scores[t]);
+    }
+  }
+  std::vector<double> scores;
+  scores.reserve(ranked.size());
+  for (uint32_t item : ranked) {
+    const int64_t tid = item < tid_of_.size() ? tid_of_[item] : -1;
+    const auto found = tid >= 0 ? score_of_tid.find(static_cast<size_t>(tid)) : score_of_tid.end();
+    scores.push_back(found != score_of_tid.end() ? found->second : std::numeric_limits<double>::quiet_NaN());
+  }
+  return scores;
 }
 
 std::vector<uint32_t> Grounder::rank(const std::vector<std::vector<std::string>>& groups, size_t size,

@@ -38,8 +38,8 @@ class CheckpointRecommender final : public TidRecommender {
 
   size_t prompt_tokens(const std::string& prompt) const override { return tokenizer_.encode(prompt).size(); }
 
-  std::vector<std::vector<std::string>> recommend(const std::vector<std::string>& prompts,
-                                                  const RecommendOptions& options) const override {
+  std::vector<std::vector<Continuation>> recommend(const std::vector<std::string>& prompts,
+                                                   const RecommendOptions& options) const override {
     std::vector<std::vector<int64_t>> ids;
     for (const std::string& prompt : prompts) ids.push_back(to_int64(tokenizer_.encode(prompt)));
     GenerationOptions generation;
@@ -63,15 +63,16 @@ class CheckpointRecommender final : public TidRecommender {
     };
     const auto results =
         generate_in_batches(model_, ids, options_for_batch, static_cast<size_t>(std::max<int64_t>(1, options.batch_size)));
-    std::vector<std::vector<std::string>> texts;
-    texts.reserve(results.size());
+    std::vector<std::vector<Continuation>> continuations;
+    continuations.reserve(results.size());
     for (const auto& sequences : results) {
-      std::vector<std::string>& mine = texts.emplace_back();
+      std::vector<Continuation>& mine = continuations.emplace_back();
       for (const GeneratedSequence& sequence : sequences) {
-        mine.push_back(tokenizer_.decode(std::vector<TokenId>(sequence.tokens.begin(), sequence.tokens.end()), true));
+        mine.push_back({tokenizer_.decode(std::vector<TokenId>(sequence.tokens.begin(), sequence.tokens.end()), true),
+                        sequence.score});
       }
     }
-    return texts;
+    return continuations;
   }
 
  private:

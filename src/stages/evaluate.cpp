@@ -19,9 +19,8 @@
 #include "grlm/data/text_file.hpp"
 #include "grlm/eval/grounding.hpp"
 #include "grlm/stages/stages.hpp"
-#include "grlm/text/sft_prompt.hpp"
+#include "grlm/stages/history_recommender.hpp"
 #ifdef GRLM_HAVE_TORCH
-#include "grlm/model/tid_recommender.hpp"
 #include "grlm/train/trainer.hpp"
 #endif
 
@@ -35,12 +34,9 @@ namespace {
 
 constexpr size_t kListSize = 20;
 
-// The prompt of one user: the sequence sample's prompt, then as the start of the answer the
-// lines of the items before the target, then "Item text ID:" (the model writes " [w1, ...]").
-std::string user_prompt(const SequenceSample& sequence, const Dataset& dataset, const SftPrompt& format, bool test_split) {
-  std::string text = format.prompt(sequence.sample.instruction, sequence.sample.input) + sequence.sample.output;
-  if (test_split) text += item_line(dataset, sequence.validation_item);
-  return text + "Item text ID:";
+// The items of the user's window before the target: what the prompt holds.
+std::vector<ItemIndex> prompt_window(const SequenceSample& sequence, bool test_split) {
+  return {sequence.items.begin(), sequence.items.end() - (test_split ? 1 : 2)};
 }
 
 // The items the user had before the target (all of them, not only the prompt's window).
@@ -93,27 +89,7 @@ void run_evaluate(RunContext& context, const StageRun& run) {
   const uint64_t user_count = users.size();
 
   const fs::path model_folder = config.get_optional_string("evaluate.model").value_or(trained_model_folder(config));
-  if (!fs::exists(model_folder / "config.json")) {
-    throw InputError(cat("evaluate: no model in ", model_folder.string(),
-                         " (train exports it there unless train.export=false; or set evaluate.model)"));
-  }
-  const auto recommender = TidRecommender::load(model_folder.string(), context.device, config.get_string("evaluate.dtype"));
-  const SftPrompt format = SftPrompt::for_tokenizer_folder(model_folder);
-  std::vector<std::array<std::string, 5>> item_tids(dataset.items.size());
-  for (size_t item = 0; item < item_tids.size(); ++item) {
-    if (has_valid_tid(*dataset.tids, static_cast<ItemIndex>(item))) item_tids[item] = dataset.tids->tids[item];
-  }
-  const Grounder grounder(item_tids);
-  // The trie's sequences in the grounder's TID order, so excluded TIDs index both alike.
-  std::vector<std::string> distinct_texts;
-  for (const auto& tid : grounder.distinct_tids()) distinct_texts.push_back(" " + tid_text(tid));
-  if (constrained) recommender->constrain_to(distinct_texts, " Title");
-
-  RecommendOptions options;
-  options.num_beams = config.get_int("evaluate.num_beams");
-  options.num_return_sequences = config.get_int("evaluate.num_return_sequences");
-  options.max_new_tokens = config.get_int("evaluate.max_new_tokens");
-  options.batch_size = config.get_int("evaluate.batch_size");
+  const HistoryRecommender recommender(config, dataset, model_folder, context.device);
   if (exclude_seen) {
     size_t unreachable = 0;
     for (const SequenceSample& sequence : users) {
@@ -161,19 +137,15 @@ void run_evaluate(RunContext& context, const StageRun& run) {
       const uint64_t last = std::min(user_count, first + chunk_users);
       std::vector<std::string> prompts;
       std::vector<std::unordered_set<uint32_t>> seen;
-      RecommendOptions chunk_options = options;
       for (uint64_t user = first; user < last; ++user) {
-        prompts.push_back(user_prompt(users[user], dataset, format, test_split));
-        seen.push_back(exclude_seen ? seen_items(dataset.interactions, users[user], test_split) : std::unordered_set<uint32_t>{});
-        if (exclude_seen && constrained) {
-          chunk_options.excluded_tids.push_back(grounder.tids_covered_by(seen.back()));
-        }
+        prompts.push_back(recommender.prompt(prompt_window(users[user], test_split)));
+        seen.push_back(seen_items(dataset.interactions, users[user], test_split));
       }
-      const auto generated = recommender->recommend(prompts, chunk_options);
+      const std::vector<Recommendation> recommendations = recommender.recommend(prompts, seen, kListSize);
       std::string lines;
       for (uint64_t user = first; user < last; ++user) {
-        const std::vector<std::string>& texts = generated[user - first];
-        const std::vector<uint32_t> ranked = grounder.rank(tid_groups(texts), kListSize, seen[user - first]);
+        const Recommendation& recommendation = recommendations[user - first];
+        const std::vector<uint32_t>& ranked = recommendation.items;
         const SequenceSample& sequence = users[user];
         const ItemIndex target = test_split ? sequence.test_item : sequence.validation_item;
         const int64_t hit = hit_rank(ranked, static_cast<uint32_t>(target));
@@ -185,7 +157,7 @@ void run_evaluate(RunContext& context, const StageRun& run) {
         hits.push_back(hit);
         lines += Json{{"user_id", sequence.user_id},        {"target_item_id", dataset.items.id(target)},
                       {"hit_rank", hit},                    {"ranked_item_ids", ranked_ids},
-                      {"generated", texts}}.dump() + "\n";
+                      {"generated", recommendation.generated}}.dump() + "\n";
       }
       write_file_atomically(out_dir / "chunks" / cat("chunk_", chunk, ".jsonl"), lines);
       finished.push_back(chunk);

@@ -52,6 +52,10 @@ class Config {
   // when it parses as JSON, else as a string). Throws UsageError naming the key and its source.
   static Config load(const ConfigSchema& schema, const std::optional<std::filesystem::path>& file,
                      const std::vector<std::string>& overrides);
+  // The same from a JSON object already read (e.g. the config a run recorded in its store; null
+  // values mean unset); `source` names it in messages.
+  static Config load_object(const ConfigSchema& schema, const nlohmann::json& object, const std::string& source,
+                            const std::vector<std::string>& overrides);
 
   bool has(std::string_view key) const;  // set and not null
   std::string get_string(std::string_view key) const;

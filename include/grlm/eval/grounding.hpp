@@ -32,6 +32,12 @@ class Grounder {
   std::vector<uint32_t> rank(const std::vector<std::vector<std::string>>& groups, size_t size,
                              const std::unordered_set<uint32_t>& excluded = {}) const;
 
+  // Per ranked item, the score of the first (best) text that names its TID exactly (`texts` and
+  // `text_scores` best first, as beam search returns them); NaN for an item no text names
+  // exactly (found by the fuzzy score or the fill).
+  std::vector<double> exact_scores(const std::vector<uint32_t>& ranked, const std::vector<std::string>& texts,
+                                   const std::vector<double>& text_scores) const;
+
   // The distinct TIDs, in first-item order (the order constrained decoding is given them in), as
   // their first item's TID file spells them.
   const std::vector<std::array<std::string, 5>>& distinct_tids() const { return distinct_; }

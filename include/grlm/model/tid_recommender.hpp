@@ -21,6 +21,13 @@ struct RecommendOptions {
   std::vector<std::vector<size_t>> excluded_tids;
 };
 
+// One generated continuation: its text (special tokens removed) and its beam score (Hugging
+// Face's sequences_scores: sum of log-probabilities / length^length_penalty).
+struct Continuation {
+  std::string text;
+  double score = 0.0;
+};
+
 class TidRecommender {
  public:
   // A Hugging Face checkpoint folder with its tokenizer; `dtype` "auto": bfloat16 on CUDA,
@@ -32,9 +39,9 @@ class TidRecommender {
   // prompt, e.g. " [a, b, c, d, e]") and then `end_text`'s first token (e.g. " Title"), which ends
   // it — so every returned sequence names a real item (trie-constrained beam search).
   virtual void constrain_to(const std::vector<std::string>& tid_texts, const std::string& end_text) = 0;
-  // Per prompt, num_return_sequences continuations (special tokens removed), best first.
-  virtual std::vector<std::vector<std::string>> recommend(const std::vector<std::string>& prompts,
-                                                          const RecommendOptions& options) const = 0;
+  // Per prompt, num_return_sequences continuations, best first.
+  virtual std::vector<std::vector<Continuation>> recommend(const std::vector<std::string>& prompts,
+                                                           const RecommendOptions& options) const = 0;
   virtual size_t prompt_tokens(const std::string& prompt) const = 0;
 };
 

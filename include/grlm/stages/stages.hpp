@@ -42,6 +42,20 @@ struct SimilarStandaloneOptions {
 };
 int run_similar_standalone(Runtime& runtime, const SimilarStandaloneOptions& options);
 
+// `grlm recommend`: the top-K items for the histories in `input` (the interactions format, or
+// JSON Lines {"user_id", "item_ids"}) from the run `config` describes (its model, tokenizer,
+// prompts and TIDs, decoding options evaluate.*), written to `output` (.jsonl in input order, or
+// .h5 with user_ids, item_ids [U, K], tids [U, K], scores [U, K]). Resumable by chunk through
+// OUTPUT.partial.h5.
+struct RecommendRequestOptions {
+  std::string input;
+  std::string output;
+  int64_t k = 10;
+  std::string unknown = "skip";  // items not in the run: skip (reported) | error
+  int64_t chunk_users = 64;
+};
+int run_recommend(Runtime& runtime, const Config& config, const Device& device, const RecommendRequestOptions& options);
+
 // embed -> similar -> extract -> build-sft -> train -> evaluate, with what each depends on.
 Pipeline grlm_pipeline();
 

@@ -1,0 +1,134 @@
+#include "grlm/stages/history_recommender.hpp"
+
+#include "grlm/core/error.hpp"
+#include "grlm/data/sft_tasks.hpp"
+#include "grlm/eval/grounding.hpp"
+#include "grlm/stages/stages.hpp"
+#include "grlm/text/sft_prompt.hpp"
+#ifdef GRLM_HAVE_TORCH
+#include "grlm/model/tid_recommender.hpp"
+#endif
+
+namespace grlm {
+
+#ifdef GRLM_HAVE_TORCH
+struct HistoryRecommender::Model {
+  std::unique_ptr<TidRecommender> recommender;
+  SftPrompt format;
+  Grounder grounder;
+  RecommendOptions options;
+};
+
+namespace {
+
+std::vector<std::array<std::string, 5>> valid_tids_by_item(const Dataset& dataset) {
+  std::vector<std::array<std::string, 5>> item_tids(dataset.items.size());
+  for (size_t item = 0; item < item_tids.size(); ++item) {
+    if (has_valid_tid(*dataset.tids, static_cast<ItemIndex>(item))) item_tids[item] = dataset.tids->tids[item];
+  }
+  return item_tids;
+}
+
+}  // namespace
+#else
+struct HistoryRecommender::Model {};
+#endif
+
+HistoryRecommender::HistoryRecommender(const Config& config, const Dataset& dataset,
+                                       const std::filesystem::path& model_folder, const Device& device)
+    : dataset_(dataset),
+      instruction_(sft_instruction(config, "sequence")),
+      window_items_(static_cast<size_t>(std::max<int64_t>(1, config.get_int("sft.window") - 2))),
+      constrained_(config.get_bool("evaluate.constrained")),
+      exclude_seen_(config.get_bool("evaluate.exclude_seen")) {
+#ifdef GRLM_HAVE_TORCH
+  if (!dataset.tids) throw Error("internal: the recommender needs the dataset's TIDs");
+  if (!std::filesystem::exists(model_folder / "config.json")) {
+    throw InputError(cat("no model in ", model_folder.string(),
+                         " (train exports it there unless train.export=false; or set evaluate.model)"));
+  }
+  model_ = std::make_unique<Model>(Model{TidRecommender::load(model_folder.string(), device, config.get_string("evaluate.dtype")),
+                                         SftPrompt::for_tokenizer_folder(model_folder), Grounder(valid_tids_by_item(dataset)),
+                                         RecommendOptions{}});
+  // The trie's sequences in the grounder's TID order, so excluded TIDs index both alike.
+  std::vector<std::string> distinct_texts;
+  for (const auto& tid : model_->grounder.distinct_tids()) distinct_texts.push_back(" " + tid_text(tid));
+  if (constrained_) model_->recommender->constrain_to(distinct_texts, " Title");
+  RecommendOptions& options = model_->options;
+  options.num_beams = config.get_int("evaluate.num_beams");
+  options.num_return_sequences = config.get_int("evaluate.num_return_sequences");
+  options.max_new_tokens = config.get_int("evaluate.max_new_tokens");
+  options.batch_size = config.get_int("evaluate.batch_size");
+#else
+  (void)model_folder;
+  (void)device;
+  throw NotBuiltError("recommending needs libtorch: rebuild grlm with -DGRLM_WITH_TORCH=ON");
+#endif
+}
+
+HistoryRecommender::~HistoryRecommender() = default;
+
+void HistoryRecommender::return_at_least(int64_t count) {
+#ifdef GRLM_HAVE_TORCH
+  RecommendOptions& options = model_->options;
+  options.num_return_sequences = std::min(options.num_beams, std::max(options.num_return_sequences, count));
+#else
+  (void)count;
+#endif
+}
+
+int64_t HistoryRecommender::num_beams() const {
+#ifdef GRLM_HAVE_TORCH
+  return model_->options.num_beams;
+#else
+  return 0;
+#endif
+}
+
+std::string HistoryRecommender::prompt(const std::vector<ItemIndex>& window) const {
+#ifdef GRLM_HAVE_TORCH
+  if (window.empty()) throw Error("internal: a prompt needs at least one item");
+  std::string text = model_->format.prompt(instruction_, item_line(dataset_, window.front()));
+  for (size_t i = 1; i < window.size(); ++i) text += item_line(dataset_, window[i]);
+  return text + "Item text ID:";
+#else
+  (void)window;
+  return {};
+#endif
+}
+
+std::vector<Recommendation> HistoryRecommender::recommend(const std::vector<std::string>& prompts,
+                                                          const std::vector<std::unordered_set<uint32_t>>& seen,
+                                                          size_t list_size) const {
+  std::vector<Recommendation> recommendations(prompts.size());
+#ifdef GRLM_HAVE_TORCH
+  if (prompts.empty()) return recommendations;
+  if (!seen.empty() && seen.size() != prompts.size()) throw Error("internal: one seen set per prompt");
+  const std::unordered_set<uint32_t> none;
+  const auto seen_of = [&](size_t p) -> const std::unordered_set<uint32_t>& {
+    return exclude_seen_ && !seen.empty() ? seen[p] : none;
+  };
+  RecommendOptions options = model_->options;
+  if (exclude_seen_ && constrained_ && !seen.empty()) {
+    for (size_t p = 0; p < prompts.size(); ++p) options.excluded_tids.push_back(model_->grounder.tids_covered_by(seen[p]));
+  }
+  const std::vector<std::vector<Continuation>> generated = model_->recommender->recommend(prompts, options);
+  for (size_t p = 0; p < prompts.size(); ++p) {
+    Recommendation& recommendation = recommendations[p];
+    std::vector<double> text_scores;
+    for (const Continuation& continuation : generated[p]) {
+      recommendation.generated.push_back(continuation.text);
+      text_scores.push_back(continuation.score);
+    }
+    const std::vector<uint32_t> ranked = model_->grounder.rank(tid_groups(recommendation.generated), list_size, seen_of(p));
+    recommendation.items.assign(ranked.begin(), ranked.end());
+    recommendation.scores = model_->grounder.exact_scores(ranked, recommendation.generated, text_scores);
+  }
+#else
+  (void)seen;
+  (void)list_size;
+#endif
+  return recommendations;
+}
+
+}  // namespace grlm
