@@ -6,6 +6,7 @@
 
 #include "grlm/core/config.hpp"
 #include "grlm/data/cf_neighbours.hpp"
+#include "grlm/stages/artifacts.hpp"
 #include "grlm/stages/stages.hpp"
 #include "test_support.hpp"
 
@@ -167,7 +168,7 @@ TEST(SftInstructions, BuiltInOnesAreTheTextOfConfigsPrompts) {
   const Config folder = Config::load(grlm_config_schema(), std::nullopt,
                                      {std::string("sft.prompts=") + GRLM_TEST_SOURCE_DIR + "/configs/prompts"});
   for (const char* task : {"term", "sequence", "collaborative", "transition"}) {
-    EXPECT_EQ(sft_instruction(builtin, task), sft_instruction(folder, task)) << task;
+    EXPECT_EQ(artifacts::sft_instruction(builtin, task), artifacts::sft_instruction(folder, task)) << task;
   }
 }
 

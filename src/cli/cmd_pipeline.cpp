@@ -14,6 +14,8 @@
 #include "grlm/core/store.hpp"
 #include "grlm/data/dataset.hpp"
 #include "grlm/data/text_file.hpp"
+#include "grlm/eval/grounding.hpp"
+#include "grlm/stages/artifacts.hpp"
 #include "grlm/stages/stages.hpp"
 
 namespace grlm::cli {
@@ -46,7 +48,7 @@ void print_metrics(const std::filesystem::path& file) {
   std::cout << "\n" << metrics.value("split", std::string("test")) << " metrics (" << metrics.value("num_users", 0)
             << " users, " << metrics.value("grounding", std::string("fuzzy")) << " grounding; " << file.string() << ")\n";
   std::cout << std::left << std::setw(10) << "K" << std::setw(12) << "Recall@K" << "NDCG@K\n";
-  for (int k : {1, 3, 5, 10, 20}) {
+  for (size_t k : ranking_cutoffs()) {
     std::cout << std::setw(10) << k << std::setw(12) << std::fixed << std::setprecision(4)
               << metrics.value(cat("recall@", k), 0.0) << metrics.value(cat("ndcg@", k), 0.0) << "\n";
   }
@@ -89,7 +91,7 @@ int run_pipeline(Runtime& runtime, const po::variables_map& values, PipelineOpti
     const bool evaluated = std::any_of(outcomes.begin(), outcomes.end(), [](const StageOutcome& outcome) {
       return outcome.name == "evaluate" && !outcome.action.starts_with("disabled");
     });
-    if (evaluated) print_metrics(std::filesystem::path(config.get_string("run_dir")) / "metrics.json");
+    if (evaluated) print_metrics(artifacts::metrics_file(config));
   }
   return 0;
 }

@@ -66,8 +66,11 @@ Dataset& cached_dataset(const Config& config) {
 const Dataset& load_dataset_once(const Config& config) { return cached_dataset(config); }
 
 const Dataset& load_dataset_once_with_tids(const Config& config, const std::filesystem::path& tids_file) {
+  return load_dataset_once_with_tids(config, load_tids(tids_file, cached_dataset(config).items, /*closed_items=*/true));
+}
+
+const Dataset& load_dataset_once_with_tids(const Config& config, TidTable tids) {
   Dataset& dataset = cached_dataset(config);
-  TidTable tids = load_tids(tids_file, dataset.items, /*closed_items=*/true);
   fit_tids_to_items(tids, dataset.items);
   dataset.tids = std::move(tids);
   return dataset;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <stdexcept>
 #include <set>
 
 #include "grlm/text/tid_answer.hpp"
@@ -89,6 +90,12 @@ std::optional<uint32_t> Grounder::first_item(size_t tid, const std::unordered_se
     if (!excluded.count(item)) return item;
   }
   return std::nullopt;
+}
+
+size_t RankingMetrics::index_of(size_t k) const {
+  const auto found = std::find(ks.begin(), ks.end(), k);
+  if (found == ks.end()) throw std::out_of_range("RankingMetrics: no cutoff " + std::to_string(k));
+  return static_cast<size_t>(found - ks.begin());
 }
 
 std::vector<double> Grounder::exact_scores(const std::vector<uint32_t>& ranked, const std::vector<std::string>& texts,

@@ -17,6 +17,7 @@
 #include "grlm/data/cf_neighbours.hpp"
 #include "grlm/data/sft_tasks.hpp"
 #include "grlm/data/text_file.hpp"
+#include "grlm/stages/artifacts.hpp"
 #include "grlm/stages/stages.hpp"
 #include "grlm/text/sft_prompt.hpp"
 #include "grlm/text/tokenizer.hpp"
@@ -43,43 +44,6 @@ int32_t task_id(const std::string& name) {
   return static_cast<int32_t>(std::find(names.begin(), names.end(), name) - names.begin());
 }
 
-// Built-in instructions: the same text as configs/prompts/*.txt.
-const std::map<std::string, std::string>& default_instructions() {
-  static const std::map<std::string, std::string> instructions = {
-      {"sequence",
-       "Given the user's purchase history, each item written as its text ID and title, predict the items the user "
-       "will buy next, one per line in the same format."},
-      {"term",
-       "Write the text ID of this product: five words, most important first, covering its type, function, "
-       "distinctive features, target audience and a unique selling point."},
-      {"collaborative",
-       "Users who bought this item also bought the following items. List the five most related items, each written "
-       "as its text ID and title."},
-      {"transition",
-       "Users who bought this item bought the following items right after it. List the items most often bought next, "
-       "most frequent first, each written as its text ID and title."},
-  };
-  return instructions;
-}
-
-}  // namespace
-
-std::string sft_instruction(const Config& config, const std::string& task) {
-  const std::optional<std::string> folder = config.get_optional_string("sft.prompts");
-  if (!folder) return default_instructions().at(task);
-  std::string text = read_file_bytes(std::filesystem::path(*folder) / (task + ".txt"));
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
-  return text;
-}
-
-const Dataset& dataset_with_tids(const Config& config) {
-  if (config.has("data.tids")) return load_dataset_once(config);
-  // Without data.tids the TIDs come from the extract stage's export (read again on every call:
-  // extract may have rerun since).
-  return load_dataset_once_with_tids(config, extracted_tids_file(config));
-}
-
-namespace {
 
 // A task's samples of this rank's block of users or items; the blocks in rank order are the task.
 struct Task {
@@ -327,8 +291,8 @@ void run_build_sft(RunContext& context, const StageRun& run) {
   Communicator& comm = context.runtime.world();
   RunStore& store = context.store;
   const std::string group = "/" + run.name;
-  const Dataset& dataset = dataset_with_tids(config);
-  const std::filesystem::path sft_dir = std::filesystem::path(config.get_string("run_dir")) / "sft";
+  const Dataset& dataset = artifacts::dataset_with_tids(config, store);
+  const std::filesystem::path sft_dir = artifacts::sft_dir(config);
   if (context.runtime.is_root()) std::filesystem::create_directories(sft_dir);
   comm.barrier();
   const std::vector<std::string> wanted = config.get_string_list("sft.tasks");
@@ -341,7 +305,7 @@ void run_build_sft(RunContext& context, const StageRun& run) {
   std::vector<Task> tasks;
   if (wants("term")) {
     if (dataset.catalog) {
-      const std::string instruction = sft_instruction(config, "term");
+      const std::string instruction = artifacts::sft_instruction(config, "term");
       tasks.push_back({"term", task_id("term"), instruction, build_term_samples(dataset, instruction, my_items)});
     } else {
       log::info("build-sft: no catalog, so no term-internalisation task (titles are written as None)");
@@ -349,7 +313,7 @@ void run_build_sft(RunContext& context, const StageRun& run) {
   }
   std::vector<SequenceSample> sequences;
   if (wants("sequence")) {
-    const std::string instruction = sft_instruction(config, "sequence");
+    const std::string instruction = artifacts::sft_instruction(config, "sequence");
     SequenceTaskReport report;
     const SequenceTaskOptions options{static_cast<size_t>(config.get_int("sft.window")),
                                       config.get_bool("sft.train_on_validation")};
@@ -370,7 +334,7 @@ void run_build_sft(RunContext& context, const StageRun& run) {
   if (wants("collaborative")) {
     std::optional<Neighbours> computed;
     if (!dataset.neighbours) computed = computed_neighbours(context, group, dataset, sft_dir);
-    const std::string instruction = sft_instruction(config, "collaborative");
+    const std::string instruction = artifacts::sft_instruction(config, "collaborative");
     tasks.push_back({"collaborative", task_id("collaborative"), instruction,
                      build_collaborative_samples(dataset, computed ? *computed : *dataset.neighbours, instruction,
                                                  static_cast<size_t>(config.get_int("sft.collaborative_top_n")),
@@ -381,7 +345,7 @@ void run_build_sft(RunContext& context, const StageRun& run) {
     const size_t holdout = held_out_items(config.get_bool("sft.train_on_validation"));
     const Neighbours followers =
         compute_followers(dataset.interactions, dataset.items.size(), holdout, top_n, comm.rank(), comm.size());
-    const std::string instruction = sft_instruction(config, "transition");
+    const std::string instruction = artifacts::sft_instruction(config, "transition");
     tasks.push_back({"transition", task_id("transition"), instruction,
                      build_collaborative_samples(dataset, followers, instruction, top_n, my_items)});
     const auto anchors =
@@ -436,7 +400,7 @@ void run_build_sft(RunContext& context, const StageRun& run) {
   store.set_attributes(group, {{"tasks", Json(task_names()).dump()},
                                {"samples_per_task", counts.dump()},
                                {"truncated_samples", std::to_string(truncated)},
-                               {"tokenizer", config.get_optional_string("sft.tokenizer").value_or((sft_dir / "tokenizer.json").string())}});
+                               {artifacts::kSftTokenizerAttribute, config.get_optional_string("sft.tokenizer").value_or((sft_dir / "tokenizer.json").string())}});
   log::info("build-sft: ", samples, " samples, ", total_tokens, " tokens, ", truncated, " truncated to ",
             config.get_int("sft.max_seq_len"), " tokens; JSON files in ", sft_dir.string());
 }

@@ -19,10 +19,8 @@
 #include "grlm/data/text_file.hpp"
 #include "grlm/eval/grounding.hpp"
 #include "grlm/stages/stages.hpp"
+#include "grlm/stages/artifacts.hpp"
 #include "grlm/stages/history_recommender.hpp"
-#ifdef GRLM_HAVE_TORCH
-#include "grlm/train/trainer.hpp"
-#endif
 
 namespace grlm {
 
@@ -78,17 +76,17 @@ void run_evaluate(RunContext& context, const StageRun& run) {
   const bool constrained = config.get_bool("evaluate.constrained");
   const bool exclude_seen = config.get_bool("evaluate.exclude_seen");
 
-  const Dataset& dataset = dataset_with_tids(config);
+  const Dataset& dataset = artifacts::dataset_with_tids(config, store);
   SequenceTaskReport report;
   // Prompts hold the compat outputs (items 2 .. n-2) and the validation line, however the model was trained.
   const SequenceTaskOptions prompt_items{static_cast<size_t>(config.get_int("sft.window")), false};
-  std::vector<SequenceSample> users = build_sequence_samples(dataset, sft_instruction(config, "sequence"), prompt_items, report);
+  std::vector<SequenceSample> users = build_sequence_samples(dataset, artifacts::sft_instruction(config, "sequence"), prompt_items, report);
   const int64_t max_users = config.get_int("evaluate.max_users");
   if (max_users > 0 && static_cast<int64_t>(users.size()) > max_users) users.resize(static_cast<size_t>(max_users));
   if (users.empty()) throw InputError("evaluate: no user has a sequence sample (every user needs 3 items with valid TIDs)");
   const uint64_t user_count = users.size();
 
-  const fs::path model_folder = config.get_optional_string("evaluate.model").value_or(trained_model_folder(config));
+  const fs::path model_folder = config.get_optional_string("evaluate.model").value_or(artifacts::trained_model_folder(config));
   const HistoryRecommender recommender(config, dataset, model_folder, context.device);
   if (exclude_seen) {
     size_t unreachable = 0;
@@ -111,7 +109,7 @@ void run_evaluate(RunContext& context, const StageRun& run) {
     store.create_dataset(group + "/ranked", {user_count, kListSize}, DType::Int64);
     store.create_dataset(group + "/hit_rank", {user_count}, DType::Int64);
   }
-  const fs::path out_dir = fs::path(config.get_string("run_dir")) / "evaluate";
+  const fs::path out_dir = artifacts::evaluate_dir(config);
   if (runtime.is_root()) fs::create_directories(out_dir / "chunks");
   runtime.world().barrier();
   std::vector<uint64_t> pending;
@@ -201,13 +199,13 @@ void run_evaluate(RunContext& context, const StageRun& run) {
       records.push_back(all.substr(start, end - start));
       start = end + 1;
     }
-    write_file_atomically(fs::path(config.get_string("run_dir")) / "metrics.json", metrics.dump(2) + "\n");
+    write_file_atomically(artifacts::metrics_file(config), metrics.dump(2) + "\n");
   }
   store.remove_if_exists(group + "/records");
   store.write_strings(group + "/records", records);
   store.set_attribute(group, "metrics", metrics.dump());
-  log::info("evaluate: ", split, " users ", user_count, ", Recall@5 ", overall.recall(2), ", Recall@10 ", overall.recall(3),
-            ", NDCG@10 ", overall.ndcg(3), "; ", (fs::path(config.get_string("run_dir")) / "metrics.json").string());
+  log::info("evaluate: ", split, " users ", user_count, ", Recall@5 ", overall.recall_at(5), ", Recall@10 ", overall.recall_at(10),
+            ", NDCG@10 ", overall.ndcg_at(10), "; ", artifacts::metrics_file(config).string());
 #else
   throw NotBuiltError("stage 'evaluate' needs libtorch: rebuild grlm with -DGRLM_WITH_TORCH=ON");
 #endif

@@ -19,6 +19,7 @@
 #include "grlm/core/work_queue.hpp"
 #include "grlm/data/dataset.hpp"
 #include "grlm/data/text_file.hpp"
+#include "grlm/stages/artifacts.hpp"
 #include "grlm/stages/stages.hpp"
 #include "grlm/text/keyword_extractor.hpp"
 #include "grlm/text/tid_answer.hpp"
@@ -68,13 +69,13 @@ struct SimilarLists {
 
 SimilarLists read_similar(RunStore& store, uint64_t items) {
   SimilarLists lists;
-  const std::vector<uint64_t> dims = store.dims("/similar/ids");
+  const std::vector<uint64_t> dims = store.dims(artifacts::kSimilarIds);
   if (dims.size() != 2 || dims[0] != items) {
-    throw Error(cat("extract: /similar/ids has ", dims.empty() ? 0 : dims[0], " rows but the catalog ", items, " items"));
+    throw Error(cat("extract: ", artifacts::kSimilarIds, " has ", dims.empty() ? 0 : dims[0], " rows but the catalog ", items, " items"));
   }
   lists.k = static_cast<int64_t>(dims[1]);
-  lists.ids = store.read_all<int64_t>("/similar/ids");
-  lists.scores = store.read_all<float>("/similar/scores");
+  lists.ids = store.read_all<int64_t>(artifacts::kSimilarIds);
+  lists.scores = store.read_all<float>(artifacts::kSimilarScores);
   return lists;
 }
 
@@ -396,10 +397,6 @@ void export_tids(const Dataset& data, const std::vector<Record>& records, const 
 
 }  // namespace
 
-std::filesystem::path extracted_tids_file(const Config& config) {
-  return std::filesystem::path(config.get_string("run_dir")) / "extract" / "item_id2tid.json";
-}
-
 void run_extract(RunContext& context, const StageRun& run) {
   const Config& config = context.config;
   const Dataset& data = load_dataset_once(config);
@@ -436,7 +433,7 @@ void run_extract(RunContext& context, const StageRun& run) {
       valid.push_back(record.valid ? 1 : 0);
       attempts.push_back(record.attempts);
     }
-    const std::filesystem::path folder = extracted_tids_file(config).parent_path();
+    const std::filesystem::path folder = artifacts::extract_dir(config);
     export_tids(data, records, folder);
     write_json_file(folder / "report.json", report);
   }
@@ -456,7 +453,7 @@ void run_extract(RunContext& context, const StageRun& run) {
   const Json summary = Json::parse(report_text);
   log::info("extract: ", summary["valid"], " of ", items, " items valid (", summary["validity_rate"], "), ",
             summary["distinct_tids"], " distinct TIDs, collision rate ", summary["collision_rate"], ", vocabulary ",
-            summary["vocabulary_size"], "; report and item_id2tid.json in ", extracted_tids_file(config).parent_path().string());
+            summary["vocabulary_size"], "; report and item_id2tid.json in ", artifacts::extract_dir(config).string());
   if (!summary["invalid_item_ids"].empty()) {
     log::warn("extract: ", summary["invalid_item_ids"].size(), " items stayed invalid after retries (listed in report.json)");
   }

@@ -3,7 +3,7 @@
 #include "grlm/core/error.hpp"
 #include "grlm/data/sft_tasks.hpp"
 #include "grlm/eval/grounding.hpp"
-#include "grlm/stages/stages.hpp"
+#include "grlm/stages/artifacts.hpp"
 #include "grlm/text/sft_prompt.hpp"
 #ifdef GRLM_HAVE_TORCH
 #include "grlm/model/tid_recommender.hpp"
@@ -37,7 +37,7 @@ struct HistoryRecommender::Model {};
 HistoryRecommender::HistoryRecommender(const Config& config, const Dataset& dataset,
                                        const std::filesystem::path& model_folder, const Device& device)
     : dataset_(dataset),
-      instruction_(sft_instruction(config, "sequence")),
+      instruction_(artifacts::sft_instruction(config, "sequence")),
       window_items_(static_cast<size_t>(std::max<int64_t>(1, config.get_int("sft.window") - 2))),
       constrained_(config.get_bool("evaluate.constrained")),
       exclude_seen_(config.get_bool("evaluate.exclude_seen")) {

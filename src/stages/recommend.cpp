@@ -21,11 +21,9 @@
 #include "grlm/core/store.hpp"
 #include "grlm/data/sft_tasks.hpp"
 #include "grlm/data/text_file.hpp"
+#include "grlm/stages/artifacts.hpp"
 #include "grlm/stages/history_recommender.hpp"
 #include "grlm/stages/stages.hpp"
-#ifdef GRLM_HAVE_TORCH
-#include "grlm/train/trainer.hpp"
-#endif
 
 namespace grlm {
 
@@ -315,9 +313,11 @@ int run_recommend(Runtime& runtime, const Config& config, const Device& device, 
     throw UsageError(cat("--k ", options.k, " must be <= ", config.described("evaluate.num_beams"),
                          ": each beam names one item (raise the beams with --set evaluate.num_beams=N)"));
   }
+  // The run's store, read-only: extract's TIDs when data.tids is unset.
+  RunStore run_store(runtime, artifacts::run_dir(config) / RunStore::kFileName, RunStore::FileMode::ReadOnly);
   const Dataset& dataset = [&]() -> const Dataset& {
     try {
-      return dataset_with_tids(config);
+      return artifacts::dataset_with_tids(config, run_store);
     } catch (const InputError& error) {
       // Every rank reads the same files and fails alike. Paths in the recorded config are as the
       // run was given them (relative ones: to the directory it was started in).
@@ -340,7 +340,7 @@ int run_recommend(Runtime& runtime, const Config& config, const Device& device, 
       throw CollectiveFailure(error.what());  // every rank reads the same file and fails alike
     }
   }();
-  const fs::path model_folder = config.get_optional_string("evaluate.model").value_or(trained_model_folder(config));
+  const fs::path model_folder = config.get_optional_string("evaluate.model").value_or(artifacts::trained_model_folder(config));
   HistoryRecommender recommender(config, dataset, model_folder, device);
   recommender.return_at_least(options.k);
   std::vector<UserRequest> prompted = requests;

@@ -11,6 +11,7 @@
 
 #include "grlm/core/error.hpp"
 #include "grlm/core/log.hpp"
+#include "grlm/stages/artifacts.hpp"
 #include "grlm/stages/stages.hpp"
 #ifdef GRLM_HAVE_TORCH
 #include "grlm/model/similarity.hpp"
@@ -82,7 +83,7 @@ void write_lists(RunStore& store, const std::string& group, uint64_t total_rows,
 
 // The reference's form: {item_id: [{"item_id": ..., "similarity": ...}, ...]}, written by rank 0.
 void write_reference_json(RunStore& store, const std::string& group, const std::filesystem::path& file) {
-  const std::vector<std::string> ids = store.read_strings("/embed/item_ids");
+  const std::vector<std::string> ids = store.read_strings(artifacts::kEmbedItemIds);
   const std::vector<int64_t> neighbours = store.read_all<int64_t>(group + "/ids");
   const std::vector<float> scores = store.read_all<float>(group + "/scores");
   if (store.rank() != 0) return;
@@ -108,14 +109,14 @@ void write_reference_json(RunStore& store, const std::string& group, const std::
 void run_similar(RunContext& context, const StageRun& run) {
 #ifdef GRLM_HAVE_TORCH
   const Config& config = context.config;
-  const SearchResult result = search(context.runtime, context.store, "/embed/vectors", config.get_int("similar.k"),
+  const SearchResult result = search(context.runtime, context.store, artifacts::kEmbedVectors, config.get_int("similar.k"),
                                      config.get_string("similar.dtype"), context.device, context.store.file_path().string());
   const std::string group = "/" + run.name;
-  const uint64_t rows = context.store.dims("/embed/vectors")[0];
+  const uint64_t rows = context.store.dims(artifacts::kEmbedVectors)[0];
   write_lists(context.store, group, rows, result);
   context.store.set_attributes(group, {{"k", std::to_string(result.lists.k)}, {"dtype", config.get_string("similar.dtype")}});
   if (config.get_bool("similar.json")) {
-    const std::filesystem::path file = std::filesystem::path(config.get_string("run_dir")) / "similar" / "similar_items.json";
+    const std::filesystem::path file = artifacts::similar_json_file(config);
     write_reference_json(context.store, group, file);
     log::info("similar: wrote ", file.string());
   }

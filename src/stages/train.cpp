@@ -3,6 +3,7 @@
 // src/train/trainer.cpp. The summary lands in the /train group's "summary" attribute.
 #include "grlm/core/error.hpp"
 #include "grlm/core/log.hpp"
+#include "grlm/stages/artifacts.hpp"
 #include "grlm/stages/stages.hpp"
 #ifdef GRLM_HAVE_TORCH
 #include "grlm/train/trainer.hpp"
@@ -32,7 +33,10 @@ void check_train_config(const Config& config, int world_size) {
 void run_train(RunContext& context, const StageRun& run) {
 #ifdef GRLM_HAVE_TORCH
   const TrainOptions options = TrainOptions::from_config(context.config);
-  const nlohmann::json summary = run_training(context, run, options);
+  const Config& config = context.config;
+  const TrainerPaths paths{artifacts::kSftGroup, artifacts::kSftTokenizerAttribute, artifacts::train_dir(config).string(),
+                           artifacts::trained_model_folder(config).string()};
+  const nlohmann::json summary = run_training(context, run, options, paths);
   context.store.set_attribute("/" + run.name, "summary", summary.dump());
   log::info("train: ", summary.at("steps"), " steps, loss ", summary.at("first_loss"), " -> ", summary.at("final_loss"),
             summary.at("model").is_string() ? cat("; model exported to ", summary.at("model").get<std::string>()) : std::string());

@@ -67,10 +67,6 @@ TrainOptions TrainOptions::from_config(const Config& config) {
   return options;
 }
 
-std::string trained_model_folder(const Config& config) {
-  return (fs::path(config.get_string("run_dir")) / "model").string();
-}
-
 namespace {
 
 constexpr const char* kGroup = "/train";
@@ -82,11 +78,11 @@ DtypeChoice training_dtype(const TrainOptions& options, const Device& device) {
 }
 
 // The tokenizer build-sft rendered the samples with (and the folder its files are in).
-fs::path sft_tokenizer_file(RunStore& store) {
-  return fs::path(store.get_attribute("/build-sft", "tokenizer"));
+fs::path sft_tokenizer_file(RunStore& store, const TrainerPaths& paths) {
+  return fs::path(store.get_attribute(paths.sft_group, paths.tokenizer_attribute));
 }
 
-Transformer build_model(const TrainOptions& options, RunStore& store, at::ScalarType dtype, at::Device device,
+Transformer build_model(const TrainOptions& options, RunStore& store, const TrainerPaths& paths, at::ScalarType dtype, at::Device device,
                         int64_t max_sample_tokens) {
   if (options.model) {
     LoadOptions load;
@@ -94,7 +90,7 @@ Transformer build_model(const TrainOptions& options, RunStore& store, at::Scalar
     load.dtype = dtype;
     return load_pretrained(*options.model, load);
   }
-  const fs::path tokenizer_file = sft_tokenizer_file(store);
+  const fs::path tokenizer_file = sft_tokenizer_file(store, paths);
   const Tokenizer tokenizer = Tokenizer::load(tokenizer_file);
   Json config = {{"model_type", "qwen3"},
                  {"architectures", Json::array({"Qwen3ForCausalLM"})},
@@ -418,16 +414,15 @@ std::string format_gib(double bytes) { return cat(std::round(bytes / (1 << 20)) 
 
 }  // namespace
 
-Json run_training(RunContext& context, const StageRun& run, const TrainOptions& options) {
+Json run_training(RunContext& context, const StageRun& run, const TrainOptions& options, const TrainerPaths& paths) {
   RunStore& store = context.store;
   Runtime& runtime = context.runtime;
-  const Config& config = context.config;
   const at::Device device = context.device.is_cuda() ? at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(context.device.index))
                                                      : at::Device(at::kCPU);
   const DtypeChoice dtype_choice = training_dtype(options, context.device);
   const at::ScalarType dtype = dtype_choice.dtype;
 
-  const SftTokens data = read_sft_tokens(store, "/build-sft");
+  const SftTokens data = read_sft_tokens(store, paths.sft_group);
   const SampleSplit split = split_samples(data, options.val_fraction, static_cast<uint64_t>(options.seed));
   std::vector<int64_t> lengths(data.samples());
   int64_t longest = 0;
@@ -452,7 +447,7 @@ Json run_training(RunContext& context, const StageRun& run, const TrainOptions& 
       options.max_steps > 0 ? options.max_steps
                             : static_cast<int64_t>(std::ceil(options.epochs * static_cast<double>(plan.steps_per_epoch())));
 
-  Transformer model = build_model(options, store, dtype, device, longest);
+  Transformer model = build_model(options, store, paths, dtype, device, longest);
   if (highest_token >= model.config().vocab_size) {
     throw InputError(cat("train: build-sft's samples use token id ", highest_token, " but the model's vocabulary has ",
                          model.config().vocab_size, " ids (sft.tokenizer must be the tokenizer of train.model)"));
@@ -481,8 +476,8 @@ Json run_training(RunContext& context, const StageRun& run, const TrainOptions& 
             split.validation.size(), " validation samples; ", total_steps, " steps of ", options.global_batch_size,
             " samples (", plan.micro_steps(), " micro-steps of ", options.micro_batch_size, " per rank)");
 
-  const fs::path out_folder = fs::path(config.get_string("run_dir")) / "train";
-  const fs::path tokenizer_folder = options.model ? fs::path(*options.model) : sft_tokenizer_file(store).parent_path();
+  const fs::path out_folder = paths.curve_folder;
+  const fs::path tokenizer_folder = options.model ? fs::path(*options.model) : sft_tokenizer_file(store, paths).parent_path();
   int64_t steps_this_run = 0;
   double train_seconds = 0;
   while (state.step < total_steps) {
@@ -580,7 +575,7 @@ Json run_training(RunContext& context, const StageRun& run, const TrainOptions& 
     }
   }
 
-  const fs::path model_folder = trained_model_folder(config);
+  const fs::path model_folder = paths.model_folder;
   if (options.export_model) export_model(runtime, *comm, model, dtype, model_folder, tokenizer_folder);
   double peak = peak_memory_bytes(device);
   std::vector<double> peaks(static_cast<size_t>(runtime.world_size()));

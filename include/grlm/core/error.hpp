@@ -50,7 +50,7 @@ class CollectiveFailure : public Error {
   using Error::Error;
 };
 
-// A subcommand whose implementation has not landed yet; exit code 3.
+// A command or stage this build lacks (e.g. one that needs libtorch in a build without it); exit code 3.
 class NotBuiltError : public Error {
  public:
   using Error::Error;

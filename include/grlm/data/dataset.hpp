@@ -114,6 +114,8 @@ const Dataset& load_dataset_once(const Config& config);
 // That shared copy with its TIDs read from `tids_file` (items outside the item table refused),
 // replacing any it had: extract's export when data.tids is unset, without copying the rest.
 const Dataset& load_dataset_once_with_tids(const Config& config, const std::filesystem::path& tids_file);
+// The same with a TID table already built (rows of the shared copy's item table).
+const Dataset& load_dataset_once_with_tids(const Config& config, TidTable tids);
 
 // Pads a TID table to the item table's size after items were added.
 void fit_tids_to_items(TidTable& tids, const ItemTable& items);

@@ -60,15 +60,27 @@ class Grounder {
 // The target's 0-based rank in `ranked`, or -1.
 int64_t hit_rank(const std::vector<uint32_t>& ranked, uint32_t target);
 
+// The cutoffs K of Recall@K and NDCG@K (metrics.json, the tables grlm prints).
+inline const std::vector<size_t>& ranking_cutoffs() {
+  static const std::vector<size_t> ks = {1, 3, 5, 10, 20};
+  return ks;
+}
+
 // Recall@K and NDCG@K for K in `ks` accumulated over users (one target each).
 struct RankingMetrics {
-  std::vector<size_t> ks = {1, 3, 5, 10, 20};
+  std::vector<size_t> ks = ranking_cutoffs();
   std::vector<double> recall_sum, ndcg_sum;
   uint64_t users = 0;
   RankingMetrics();
   void add(int64_t rank);  // rank from hit_rank
   double recall(size_t k_index) const { return users ? recall_sum[k_index] / static_cast<double>(users) : 0.0; }
   double ndcg(size_t k_index) const { return users ? ndcg_sum[k_index] / static_cast<double>(users) : 0.0; }
+  // By the cutoff itself (one of `ks`): recall_at(10) is Recall@10.
+  double recall_at(size_t k) const { return recall(index_of(k)); }
+  double ndcg_at(size_t k) const { return ndcg(index_of(k)); }
+
+ private:
+  size_t index_of(size_t k) const;
 };
 
 }  // namespace grlm

@@ -21,15 +21,7 @@ void run_evaluate(RunContext& context, const StageRun& run);
 void check_train_config(const Config& config, int world_size);
 void check_evaluate_config(const Config& config, int world_size);
 
-// Where extract writes the TIDs it found (item id -> 5 words); build-sft reads them when
-// data.tids is not set.
-std::filesystem::path extracted_tids_file(const Config& config);
-
-// The dataset with its TIDs: data.tids, or extract's export (attached to the process's one
-// copy of the dataset). build-sft and evaluate see the same items, TIDs and samples.
-const Dataset& dataset_with_tids(const Config& config);
-// A task's instruction: sft.prompts/<task>.txt, or the built-in text (configs/prompts/).
-std::string sft_instruction(const Config& config, const std::string& task);
+// What stages hand each other (store paths, run_dir files, shared helpers): artifacts.hpp.
 
 // `grlm similar --vectors FILE.h5:/DATASET --k K --output OUT.h5`: the stage's search on a user's
 // vectors; OUT.h5 gets "ids" (int64, 0-based rows, N x K) and "scores" (float32, N x K).

@@ -36,10 +36,16 @@ struct TrainOptions {
   static TrainOptions from_config(const Config& config);
 };
 
-// Trains (or resumes) and returns the stage's completion record.
-nlohmann::json run_training(RunContext& context, const StageRun& run, const TrainOptions& options);
+// Where the trainer reads build-sft's output and writes its own files (the stage passes them
+// from artifacts.hpp: the trainer names no other stage's data).
+struct TrainerPaths {
+  std::string sft_group;            // token_ids, loss_mask, sample_offsets
+  std::string tokenizer_attribute;  // on sft_group: the tokenizer.json the samples were rendered with
+  std::string curve_folder;         // curve.{csv,json}, exports/step-N
+  std::string model_folder;         // the exported checkpoint
+};
 
-// Where the trained model is exported: <run_dir>/model.
-std::string trained_model_folder(const Config& config);
+// Trains (or resumes) and returns the stage's completion record.
+nlohmann::json run_training(RunContext& context, const StageRun& run, const TrainOptions& options, const TrainerPaths& paths);
 
 }  // namespace grlm
