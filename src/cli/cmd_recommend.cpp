@@ -33,6 +33,13 @@ Config run_config(Runtime& runtime, const po::variables_map& values) {
   if (values.count("set")) overrides = values["set"].as<std::vector<std::string>>();
   overrides.push_back("run_dir=" + run_dir.string());
   if (values.count("model")) overrides.push_back("evaluate.model=" + values["model"].as<std::string>());
+  // A recommender's defaults, whatever the run evaluated with: constrained beams, no seen items.
+  const std::string grounding = values["grounding"].as<std::string>();
+  if (grounding != "constrained" && grounding != "fuzzy") {
+    throw UsageError(cat("grlm recommend --grounding ", grounding, ": constrained or fuzzy"));
+  }
+  overrides.push_back(cat("evaluate.constrained=", grounding == "constrained" ? "true" : "false"));
+  overrides.push_back(cat("evaluate.exclude_seen=", values["include-seen"].as<bool>() ? "false" : "true"));
   if (values.count("device")) overrides.push_back("device=" + values["device"].as<std::string>());
   if (values.count("log-level")) overrides.push_back("log.level=" + values["log-level"].as<std::string>());
   return Config::load_object(grlm_config_schema(), nlohmann::json::parse(recorded), cat("the config recorded in ", store.string()),
@@ -83,6 +90,11 @@ Command recommend_command() {
          "items not in the run's catalog or without a Term ID: skip (left out, counted and named in the log) | error")
         ("model", po::value<std::string>(), "another model folder (a Hugging Face checkpoint with its tokenizer); "
                                             "default: evaluate.model, else the run's trained model")
+        ("grounding", po::value<std::string>()->default_value("constrained"),
+         "constrained: trie-constrained beams, each one a real item's TID | fuzzy: free beams grounded by the spec's "
+         "rules (sets evaluate.constrained)")
+        ("include-seen", po::bool_switch()->default_value(false),
+         "also recommend items of the user's history (by default they are excluded: sets evaluate.exclude_seen)")
         ("chunk-users", po::value<int64_t>()->default_value(64), "users per chunk: the unit of dealing and of resume")
         ("set", po::value<std::vector<std::string>>()->composing(),
          "override a key of the run's config, e.g. --set evaluate.num_beams=30 --set evaluate.exclude_seen=false")
@@ -91,8 +103,9 @@ Command recommend_command() {
     return options;
   };
   command.details =
-      "Prompts, beam search and grounding are evaluate's (evaluate.constrained, evaluate.exclude_seen,\n"
-      "evaluate.num_beams, evaluate.max_new_tokens, evaluate.batch_size, evaluate.dtype); a prompt holds the\n"
+      "Prompts, beam search and grounding are evaluate's (--grounding and --include-seen set evaluate.constrained\n"
+      "and evaluate.exclude_seen; evaluate.num_beams, evaluate.max_new_tokens, evaluate.batch_size, evaluate.dtype\n"
+      "from the run's config or --set); a prompt holds the\n"
       "history's last sft.window - 2 items. Scores are the beams' (log-probability / length); null (NaN) for an\n"
       "item grounded fuzzily. A rerun after an interruption resumes from OUTPUT.partial.h5.\n";
   command.run = run;

@@ -10,6 +10,8 @@ without it) and reported; a history of unknown items only gets an empty list; a 
 line is answered like the first; `--unknown error` exits 1 naming the file, line and item; an
 interrupted batch resumes from its partial store.
 
+The run evaluates with constrained beams and seen items excluded: recommend's defaults.
+
 Usage: check_recommend.py GRLM MPIEXEC SCRATCH
 """
 import json
@@ -45,7 +47,8 @@ run(["run", "--device", "cpu", "--run-dir", RUN, "--set", f"data.catalog={DATA}/
      "--set", "train.arch.head_dim=16", "--set", "train.arch.intermediate_size=128", "--set", "train.max_steps=300",
      "--set", "train.global_batch_size=16", "--set", "train.micro_batch_size=4", "--set", "train.lr=3e-3",
      "--set", "evaluate.split=validation", "--set", "evaluate.constrained=true", "--set", f"evaluate.num_beams={K}",
-     "--set", f"evaluate.num_return_sequences={K}", "--set", "evaluate.max_new_tokens=16", "--set", "evaluate.chunk_users=16"],
+     "--set", f"evaluate.num_return_sequences={K}", "--set", "evaluate.max_new_tokens=16", "--set", "evaluate.chunk_users=16",
+     "--set", "evaluate.exclude_seen=true"],
     ranks=2)
 records = {}
 with open(f"{RUN}/evaluate/records.jsonl") as lines:
@@ -103,6 +106,13 @@ expected = read_jsonl(f"{ROOT}/recs-np1.jsonl")
 assert user_ids == [a["user_id"] for a in expected] and item_ids == [a["item_ids"] for a in expected], "HDF5 output differs"
 assert all(abs(float(s) - e) < 1e-12 for row, a in zip(scores, expected) for s, e in zip(row, a["scores"]))
 print("JSON Lines input and HDF5 output: the same lists")
+# --model: the same checkpoint from another folder gives the same lists; a bad option is a usage error.
+shutil.copytree(f"{RUN}/model", f"{ROOT}/elsewhere-model")
+recommend(f"{ROOT}/histories.txt", f"{ROOT}/recs-model.jsonl", 2, "--model", f"{ROOT}/elsewhere-model")
+assert read_jsonl(f"{ROOT}/recs-model.jsonl") == expected, "--model with a copy of the run's model differs"
+usage = recommend(f"{ROOT}/histories.txt", f"{ROOT}/never.jsonl", 2, "--grounding", "exact", check=False)
+assert usage.returncode == 2 and "--grounding exact" in usage.stderr, f"--grounding exact: exit {usage.returncode}"
+print("--model with another folder: the same lists; a bad --grounding exits 2")
 
 # Odd inputs: an unknown item inside a history, a history of unknown items only, a duplicate user.
 user, items = histories[0]
