@@ -97,7 +97,7 @@ Command recommend_command() {
          "also recommend items of the user's history (by default they are excluded: sets evaluate.exclude_seen)")
         ("chunk-users", po::value<int64_t>()->default_value(64), "users per chunk: the unit of dealing and of resume")
         ("set", po::value<std::vector<std::string>>()->composing(),
-         "override a key of the run's config, e.g. --set evaluate.num_beams=30 --set evaluate.exclude_seen=false")
+         "override a key of the run's config, e.g. --set evaluate.num_beams=30 --set evaluate.batch_size=32")
         ("device", po::value<std::string>(), "auto | cpu | cuda")
         ("log-level", po::value<std::string>(), "debug | info | warn | error");
     return options;
