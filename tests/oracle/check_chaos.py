@@ -119,6 +119,19 @@ print(f"uninterrupted run at np {RANKS}: {duration:.1f} s; stages (s after launc
       ", ".join(f"{name} {start:.1f}-{end:.1f}" for name, start, end in WINDOWS))
 
 # ---------------------------------------------------------------- kill -9 of the whole job
+def wait_group_gone(group, timeout=30.0):
+    """Waits until no process of the process group is left: the ranks, mpirun's grandchildren,
+    may still be exiting (and holding the run_dir's lock) when mpirun itself has been reaped."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"processes of the killed job (group {group}) still alive after {timeout:.0f} s")
+
+
 rng = random.Random(args.seed)
 hit = {}
 for point in range(args.points):
@@ -130,6 +143,7 @@ for point in range(args.points):
         time.sleep(delay)
         os.killpg(job.pid, signal.SIGKILL)
         job.wait()
+        wait_group_gone(job.pid)
     with open(f"{ROOT}/killed.log") as log_file:
         log = log_file.read()
     stage = stage_of(log)
