@@ -355,9 +355,12 @@ int run_recommend(Runtime& runtime, const Config& config, const Device& device, 
             recommender.exclude_seen() ? ", items of the history excluded" : "");
 
   const fs::path partial = output.string() + ".partial.h5";
-  const Lists lists = recommend_in_chunks(runtime, config, recommender, prompted, partial,
-                                          request_hash(prompted, model_folder, recommender, config, options.k), k,
-                                          options.chunk_users);
+  if (users == 0) log::warn("recommend: no history in ", input.string(), ": the output is empty");
+  // (A store of zero chunks is not written: HDF5 cannot write zero rows of an empty dataset.)
+  const Lists lists = users == 0 ? Lists{}
+                                 : recommend_in_chunks(runtime, config, recommender, prompted, partial,
+                                                       request_hash(prompted, model_folder, recommender, config, options.k), k,
+                                                       options.chunk_users);
   const std::vector<int64_t>& items = lists.items;
   const std::vector<double>& scores = lists.scores;
   if (h5_output) {
@@ -377,7 +380,7 @@ int run_recommend(Runtime& runtime, const Config& config, const Device& device, 
     out.write_strings("/item_ids", item_ids, k);
     out.write_strings("/tids", tids, k);
     out.create_dataset("/scores", {users, k}, DType::Float64);
-    out.write_rows("/scores", 0, runtime.is_root() ? users : 0, scores.data());
+    if (users > 0) out.write_rows("/scores", 0, runtime.is_root() ? users : 0, scores.data());
     out.set_attributes("/", {{"model", model_folder.string()}, {"input", input.string()}, {"k", std::to_string(k)},
                              {"missing", "item_ids and tids \"\", scores NaN where a user has fewer than k items"}});
     out.flush();

@@ -128,6 +128,14 @@ assert answers[1] == {"user_id": "ghost", "item_ids": [], "scores": [], "tids": 
 for said in ("3 item(s) not in the run's catalog", "no-such-item", "1 user(s) with no known item", "ghost",
              "appear on more than one line"):
     assert said in result.stderr, f"recommend did not report '{said}':\n{result.stderr[-2000:]}"
+with open(f"{ROOT}/empty.txt", "w") as out:
+    out.write("\n\n")  # blank lines only: no history
+for output in (f"{ROOT}/empty.jsonl", f"{ROOT}/empty.h5"):
+    result = recommend(f"{ROOT}/empty.txt", output, 2)
+    assert "no history in" in result.stderr and os.path.exists(output), f"empty input: {result.stderr[-1500:]}"
+assert open(f"{ROOT}/empty.jsonl").read() == ""
+with h5py.File(f"{ROOT}/empty.h5", "r") as h5:
+    assert h5["user_ids"].shape == (0,) and h5["scores"].shape == (0, K)
 refused = recommend(f"{ROOT}/odd.txt", f"{ROOT}/odd-error.jsonl", 2, "--unknown", "error", check=False)
 assert refused.returncode == 1 and "odd.txt:1: item no-such-item of user" in refused.stderr, \
     f"--unknown error: exit {refused.returncode}:\n{refused.stderr[-2000:]}"
@@ -136,7 +144,8 @@ with open(f"{ROOT}/bad.jsonl", "w") as out:
     out.write('{"user_id": "1", "item_ids": ["1"]}\n{"user": "2"}\n')
 refused = recommend(f"{ROOT}/bad.jsonl", f"{ROOT}/bad-out.jsonl", 2, check=False)
 assert refused.returncode == 1 and "bad.jsonl:2" in refused.stderr, f"bad JSON Lines: exit {refused.returncode}:\n{refused.stderr[-1500:]}"
-print("unknown items skipped and reported, an empty history answered empty, duplicates answered alike; "
+print("unknown items skipped and reported, an empty history answered empty, duplicates answered alike, an empty "
+      "input gives an empty output; "
       "--unknown error and a malformed line refused naming file and line (exit 1)")
 
 # Resume: SIGTERM stops the batch at a chunk boundary, the rerun completes it.
