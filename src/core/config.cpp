@@ -352,4 +352,12 @@ json Config::select(const std::vector<std::string>& prefixes) const {
   return selected;  // nlohmann::json objects iterate in sorted key order, so dumps are stable
 }
 
+std::vector<std::string> result_keys(const ConfigSchema& schema, const std::string& group) {
+  std::vector<std::string> keys;
+  for (const ConfigKey& key : schema) {
+    if (key.path.starts_with(group + ".") && key.effect == Effect::Result) keys.push_back(key.path);
+  }
+  return keys;
+}
+
 }  // namespace grlm

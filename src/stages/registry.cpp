@@ -6,14 +6,6 @@ namespace {
 // Given TIDs (data.tids) replace the first three stages.
 bool needs_tid_extraction(const Config& config) { return !config.has("data.tids"); }
 
-// Options that change the trained weights; the others (checkpoint cadence, logging, bucket size,
-// ZeRO stage, recomputation) change how, not what, so changing them resumes instead of retraining.
-std::vector<std::string> train_result_keys() {
-  return {"train.model",       "train.arch",        "train.global_batch_size", "train.micro_batch_size",
-          "train.epochs",      "train.max_steps",   "train.lr",                "train.warmup_ratio",
-          "train.weight_decay", "train.adam_beta1", "train.adam_beta2",        "train.adam_epsilon",
-          "train.max_grad_norm", "train.seed",      "train.dtype",             "train.val_fraction"};
-}
 
 }  // namespace
 
@@ -29,7 +21,11 @@ Pipeline grlm_pipeline() {
        // format 2: the word-level tokenizer's phrase tokens ("Item text ID:", "Title: None.")
        {"data.catalog", "data.interactions", "data.tids", "data.neighbours", "sft.prompts", "sft.tokenizer"}, 2,
        [](const Config&) { return true; }, run_build_sft, /*resumes=*/false},
-      {"train", "full-parameter fine-tuning (ZeRO-1/2 over NCCL or MPI)", {"build-sft"}, train_result_keys(), {"train.model"}, 1,
+      {"train", "full-parameter fine-tuning (ZeRO-1/2 over NCCL or MPI)", {"build-sft"},
+       // Options that change the trained weights (the schema's Effect::Result); the others
+       // (checkpoint cadence, logging, bucket size, ZeRO stage, recomputation) change how, so
+       // changing them resumes instead of retraining.
+       result_keys(grlm_config_schema(), "train"), {"train.model"}, 1,
        [](const Config&) { return true; }, run_train, /*resumes=*/true, check_train_config},
       {"evaluate", "beam search, grounding, Recall@K and NDCG@K", {"train", "build-sft"}, {"evaluate"}, {"evaluate.model"}, 1,
        [](const Config&) { return true; }, run_evaluate, /*resumes=*/true, check_evaluate_config},

@@ -27,16 +27,31 @@ struct ValueRange {
   std::string text() const;   // e.g. ">= 1", "in [0, 1)", "> 0"
 };
 
+// Whether a key's value changes what its stage computes (it is in the stage's hash: a change
+// recomputes the stage) or only how (checkpoint cadence, logging, memory layout: a change resumes).
+enum class Effect { Result, HowOnly };
+
 struct ConfigKey {
+  ConfigKey(std::string path, ValueType type, nlohmann::json default_value, std::string help,
+            std::vector<std::string> choices = {}, ValueRange range = {}, Effect effect = Effect::Result)
+      : path(std::move(path)), type(type), default_value(std::move(default_value)), help(std::move(help)),
+        choices(std::move(choices)), range(range), effect(effect) {}
+
   std::string path;                     // dotted key, e.g. "train.lr"
   ValueType type;                       // what a value must be
   nlohmann::json default_value;         // null: optional with no default
   std::string help;                     // one line for `grlm --help` and docs/CONFIG.md
   std::vector<std::string> choices;     // allowed values of a string key or list element (empty: any)
   ValueRange range;                     // allowed values of an integer or number key
+  Effect effect = Effect::Result;
 };
 
+
 using ConfigSchema = std::vector<ConfigKey>;
+
+// The keys under `group` ("train") whose value changes their stage's result (Effect::Result):
+// the stage's hash covers exactly these.
+std::vector<std::string> result_keys(const ConfigSchema& schema, const std::string& group);
 
 // The schema of grlm's own config (src/core/config_schema.cpp).
 const ConfigSchema& grlm_config_schema();

@@ -13,25 +13,27 @@
 
 namespace grlm {
 
+// The train.* keys as the trainer uses them. Every value comes from the config (from_config): the
+// schema (src/core/config_schema.cpp) is the one place of their defaults, ranges and help.
 struct TrainOptions {
   std::optional<std::string> model;  // Hugging Face checkpoint folder; unset: from scratch
   // From scratch: a Qwen3 of these sizes with build-sft's tokenizer vocabulary.
-  int64_t hidden_size = 256, layers = 4, heads = 4, kv_heads = 2, intermediate_size = 768, head_dim = 64;
-  int zero_stage = 2;
-  int64_t global_batch_size = 128, micro_batch_size = 2;
-  double epochs = 3;
-  int64_t max_steps = 0;  // > 0 overrides epochs
-  double lr = 1e-4, warmup_ratio = 0.1, weight_decay = 0.0;
-  double adam_beta1 = 0.9, adam_beta2 = 0.95, adam_epsilon = 1e-8, max_grad_norm = 1.0;
-  int64_t seed = 42;
-  std::string dtype = "auto";  // auto: bfloat16 on cuda, float32 on cpu
-  bool activation_checkpointing = false;
-  double bucket_mb = 25;
-  int64_t save_steps = 500, log_steps = 10, eval_steps = 0, stop_after_steps = 0, max_bad_steps = 5;
-  double val_fraction = 0.0;
-  double peak_tflops = 0;  // per device; 0: known GPUs' bf16 peak, none on CPU (MFU not shown)
-  bool export_model = true;
-  int64_t export_steps = 0;  // > 0: also export every N steps to run_dir/train/exports/step-N
+  int64_t hidden_size{}, layers{}, heads{}, kv_heads{}, intermediate_size{}, head_dim{};
+  int zero_stage{};
+  int64_t global_batch_size{}, micro_batch_size{};
+  double epochs{};
+  int64_t max_steps{};  // > 0 overrides epochs
+  double lr{}, warmup_ratio{}, weight_decay{};
+  double adam_beta1{}, adam_beta2{}, adam_epsilon{}, max_grad_norm{};
+  int64_t seed{};
+  std::string dtype;  // auto | float32 | bfloat16 | float64
+  bool activation_checkpointing{};
+  double bucket_mb{};
+  int64_t save_steps{}, log_steps{}, eval_steps{}, stop_after_steps{}, max_bad_steps{};
+  double val_fraction{};
+  double peak_tflops{};  // per device; 0: known GPUs' bf16 peak, none on CPU (MFU not shown)
+  bool export_model{};
+  int64_t export_steps{};  // > 0: also export every N steps to run_dir/train/exports/step-N
 
   static TrainOptions from_config(const Config& config);
 };
