@@ -57,13 +57,7 @@ void print_metrics(const std::filesystem::path& file) {
 int run_pipeline(Runtime& runtime, const po::variables_map& values, PipelineOptions options) {
   const Config config = config_from(values);
   log::init(runtime.rank(), log::parse_level(config.get_string("log.level")));
-  Device device;
-  try {
-    device = select_device(config.get_string("device"), runtime.info());
-  } catch (const UsageError& error) {
-    // A node without a usable GPU may be alone in that: end the job from here, not collectively.
-    throw Error(cat(error.what(), " (rank ", runtime.rank(), " on ", runtime.info().host, ")"));
-  }
+  const Device device = rank_device(runtime, config.get_string("device"));
   log::info("grlm ", GRLM_VERSION, ": ", runtime.world_size(), " rank(s), config ", config.source(), ", run_dir ",
             config.get_string("run_dir"));
   log::info_all("rank ", runtime.rank(), " on ", runtime.info().host, " uses ", device.description);

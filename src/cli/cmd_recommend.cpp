@@ -21,7 +21,7 @@ Config run_config(Runtime& runtime, const po::variables_map& values) {
   if (runtime.is_root()) {
     try {
       if (!std::filesystem::exists(store)) throw InputError(cat("no run store ", store.string(), " (run grlm run first)"));
-      recorded = describe_store(store).value("config", std::string());
+      recorded = recorded_run_config(store);
       if (recorded.empty()) throw InputError(cat(store.string(), ": no recorded config (/run config): is it a grlm run store?"));
     } catch (const Error& error) {
       problem = error.what();
@@ -52,12 +52,7 @@ int run(Runtime& runtime, const po::variables_map& values) {
   }
   const Config config = run_config(runtime, values);
   log::init(runtime.rank(), log::parse_level(config.get_string("log.level")));
-  Device device;
-  try {
-    device = select_device(config.get_string("device"), runtime.info());
-  } catch (const UsageError& error) {
-    throw Error(cat(error.what(), " (rank ", runtime.rank(), " on ", runtime.info().host, ")"));
-  }
+  const Device device = rank_device(runtime, config.get_string("device"));
   RecommendRequestOptions options;
   options.input = values["input"].as<std::string>();
   options.output = values["output"].as<std::string>();

@@ -49,6 +49,14 @@ po::options_description config_options() {
   return options;
 }
 
+Device rank_device(Runtime& runtime, const std::string& device_setting) {
+  try {
+    return select_device(device_setting, runtime.info());
+  } catch (const UsageError& error) {
+    throw Error(cat(error.what(), " (rank ", runtime.rank(), " on ", runtime.info().host, ")"));
+  }
+}
+
 std::string version_text() {
   std::ostringstream text;
   text << "grlm " << GRLM_VERSION << "\n";

@@ -7,6 +7,7 @@
 
 #include <boost/program_options.hpp>
 
+#include "grlm/core/device.hpp"
 #include "grlm/core/runtime.hpp"
 
 namespace grlm::cli {
@@ -29,6 +30,10 @@ const std::vector<Command>& commands();
 
 // Options shared by `run` and the stage commands (config, overrides, device, log level).
 po::options_description config_options();
+
+// This rank's device for the config's `device`. A node without a usable GPU may be alone in
+// that: its error ends the job from this rank (naming rank and host), not collectively.
+Device rank_device(Runtime& runtime, const std::string& device_setting);
 
 // `grlm synth`, `grlm inspect`, pipeline and stage commands, tools not built yet.
 Command synth_command();

@@ -6,12 +6,12 @@
 
 #include <algorithm>
 #include <chrono>
-#include <ctime>
 #include <set>
 #include <cmath>
 #include <condition_variable>
 #include <cstring>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "grlm/core/error.hpp"
@@ -251,6 +251,21 @@ nlohmann::json group_checksums(hid_t file, const std::string& group) {
   return checksums;
 }
 
+// The datasets of `stage` whose content no longer has the checksum its completion record keeps
+// (`recorded`: dataset -> checksum), each {"dataset", "problem"}; empty when all match.
+nlohmann::json changed_datasets(hid_t file, const std::string& stage, const nlohmann::json& recorded) {
+  nlohmann::json changed = nlohmann::json::array();
+  const nlohmann::json now = group_checksums(file, stage_group(stage));
+  for (const auto& [dataset, checksum] : recorded.items()) {
+    if (!now.contains(dataset)) {
+      changed.push_back({{"dataset", dataset}, {"problem", "missing"}});
+    } else if (now[dataset] != checksum) {
+      changed.push_back({{"dataset", dataset}, {"problem", "content differs from when the stage completed"}});
+    }
+  }
+  return changed;
+}
+
 // A stage group HDF5 can neither delete nor move: the store is rebuilt without it (salvage_store).
 class StageGroupStuck : public Error {
  public:
@@ -282,11 +297,17 @@ void unlink_stage_group(hid_t file, const std::string& group) {
             aside, " so the stage starts over (h5repack reclaims its space)");
 }
 
-// Free bytes for unprivileged writers on the filesystem holding `path`, or -1 when unknown.
-double free_bytes(const std::filesystem::path& path) {
+// The filesystem holding `path`: bytes free for unprivileged writers and its size; none when
+// statvfs fails.
+struct DiskSpace {
+  double free_bytes = 0;
+  double total_bytes = 0;
+};
+std::optional<DiskSpace> disk_space(const std::filesystem::path& path) {
   struct statvfs space{};
-  if (statvfs(path.empty() ? "." : path.c_str(), &space) != 0) return -1;
-  return static_cast<double>(space.f_bavail) * static_cast<double>(space.f_frsize);
+  if (statvfs(path.empty() ? "." : path.c_str(), &space) != 0) return std::nullopt;
+  const auto block = static_cast<double>(space.f_frsize);
+  return DiskSpace{static_cast<double>(space.f_bavail) * block, static_cast<double>(space.f_blocks) * block};
 }
 
 }  // namespace
@@ -311,15 +332,6 @@ uint64_t stored_eof_of_truncated(const std::string& open_error) {
   return std::strtoull(open_error.c_str() + at + std::strlen("stored_eof = "), nullptr, 10);
 }
 
-std::string compact_utc_stamp() {
-  const std::time_t now = std::time(nullptr);
-  std::tm utc{};
-  gmtime_r(&now, &utc);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y%m%dT%H%M%SZ", &utc);
-  return text;
-}
-
 std::vector<std::string> top_level_names(hid_t file) {
   std::vector<std::string> names;
   H5Literate(
@@ -334,15 +346,12 @@ std::vector<std::string> top_level_names(hid_t file) {
 }
 
 // Why the copy of a complete stage cannot be trusted, or empty: each dataset its completion
-// record lists must read back with the checksum recorded then.
+// record lists must read back with the checksum recorded then (a record without checksums,
+// from before grlm kept them, is trusted).
 std::string salvaged_stage_problem(hid_t copy, const std::string& stage, const nlohmann::json& record) {
-  if (!record.is_object() || !record.contains("checksums")) return {};  // completed before checksums were kept
-  const nlohmann::json now = group_checksums(copy, stage_group(stage));
-  for (const auto& [dataset, checksum] : record["checksums"].items()) {
-    if (!now.contains(dataset)) return cat(dataset, " is missing");
-    if (now[dataset] != checksum) return cat(dataset, " differs from when the stage completed");
-  }
-  return {};
+  if (!record.is_object() || !record.contains("checksums")) return {};
+  const nlohmann::json changed = changed_datasets(copy, stage, record["checksums"]);
+  return changed.empty() ? std::string() : cat(changed[0]["dataset"].get<std::string>(), ": ", changed[0]["problem"].get<std::string>());
 }
 
 // Serial (rank 0). Rebuilds a damaged run store: the complete stages whose datasets still match
@@ -409,7 +418,7 @@ void salvage_store(const std::filesystem::path& path, const std::string& why, co
     std::filesystem::remove(rebuilt_path, ignored);
     throw;
   }
-  const std::filesystem::path damaged_path = path.string() + ".damaged-" + compact_utc_stamp();
+  const std::filesystem::path damaged_path = path.string() + ".damaged-" + log::utc_now("%Y%m%dT%H%M%SZ");
   std::filesystem::rename(path, damaged_path);
   std::filesystem::rename(rebuilt_path, path);
   log::warn("run store rebuilt: kept ", kept.empty() ? std::string("no stage") : join(kept, ", "), "; starting over: ",
@@ -485,8 +494,9 @@ class StuckWriteWatch {
     while (!stopping_) {
       wake_.wait_for(lock, std::chrono::seconds(1));
       if (stopping_ || !writing_ || std::chrono::steady_clock::now() - started_ < kStuckAfter) continue;
-      const double free = free_bytes(run_dir_);
-      if (free < 0 || free >= kFullBelowBytes) continue;
+      const std::optional<DiskSpace> space = disk_space(run_dir_);
+      if (!space || space->free_bytes >= kFullBelowBytes) continue;
+      const double free = space->free_bytes;
       log::error("HDF5: a write to ", file_.string(), " has not returned for ", kStuckAfter.count(),
                  " s and its filesystem has no space left on device (", std::round(free / 1024), " KiB free); ending "
                  "the job (a collective write that failed on some ranks cannot finish). Free space and rerun: the "
@@ -777,10 +787,9 @@ void RunStore::writing(const std::function<void()>& write) {
     // HDF5 over MPI-IO reports a full disk as "file write failed": say which file, and why when
     // its filesystem is (nearly) full.
     std::string cause;
-    struct statvfs space{};
-    if (statvfs(run_dir_.empty() ? "." : run_dir_.c_str(), &space) == 0) {
-      const double free_mib = free_bytes(run_dir_) / (1 << 20);
-      const double total_mib = static_cast<double>(space.f_blocks) * static_cast<double>(space.f_frsize) / (1 << 20);
+    if (const std::optional<DiskSpace> space = disk_space(run_dir_)) {
+      const double free_mib = space->free_bytes / (1 << 20);
+      const double total_mib = space->total_bytes / (1 << 20);
       if (free_mib < 1 || free_mib < 0.01 * total_mib) {
         cause = cat("; no space left on device: ", std::round(free_mib * 10) / 10, " MiB free on its filesystem");
       }
@@ -931,15 +940,7 @@ nlohmann::json verify_store(const std::filesystem::path& path) {
     if (stage["status"] != "complete" || !record.is_object() || !record.contains("checksums")) {
       entry["verified"] = nullptr;  // nothing recorded to compare with
     } else {
-      nlohmann::json changed = nlohmann::json::array();
-      const nlohmann::json now = group_checksums(file.get(), "/" + stage["name"].get<std::string>());
-      for (const auto& [dataset, checksum] : record["checksums"].items()) {
-        if (!now.contains(dataset)) {
-          changed.push_back({{"dataset", dataset}, {"problem", "missing"}});
-        } else if (now[dataset] != checksum) {
-          changed.push_back({{"dataset", dataset}, {"problem", "content differs from when the stage completed"}});
-        }
-      }
+      const nlohmann::json changed = changed_datasets(file.get(), stage["name"].get<std::string>(), record["checksums"]);
       entry["verified"] = changed.empty();
       entry["datasets"] = record["checksums"].size();
       entry["changed"] = changed;
@@ -947,6 +948,14 @@ nlohmann::json verify_store(const std::filesystem::path& path) {
     report["stages"].push_back(entry);
   }
   return report;
+}
+
+std::string recorded_run_config(const std::filesystem::path& path) {
+  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  const std::string name = path.string();
+  Handle file(H5Fopen(name.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+  if (file.get() < 0) throw InputError(cat("cannot open run store ", name, ": ", hdf5_error_text()));
+  return read_string_attribute(file.get(), "/run", "config");
 }
 
 nlohmann::json describe_store(const std::filesystem::path& path) {

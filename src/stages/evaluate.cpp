@@ -137,7 +137,7 @@ void run_evaluate(RunContext& context, const StageRun& run) {
       std::vector<std::unordered_set<uint32_t>> seen;
       for (uint64_t user = first; user < last; ++user) {
         prompts.push_back(recommender.prompt(prompt_window(users[user], test_split)));
-        seen.push_back(seen_items(dataset.interactions, users[user], test_split));
+        if (exclude_seen) seen.push_back(seen_items(dataset.interactions, users[user], test_split));
       }
       const std::vector<Recommendation> recommendations = recommender.recommend(prompts, seen, kListSize);
       std::string lines;

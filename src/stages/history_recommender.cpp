@@ -77,14 +77,6 @@ void HistoryRecommender::return_at_least(int64_t count) {
 #endif
 }
 
-int64_t HistoryRecommender::num_beams() const {
-#ifdef GRLM_HAVE_TORCH
-  return model_->options.num_beams;
-#else
-  return 0;
-#endif
-}
-
 std::string HistoryRecommender::prompt(const std::vector<ItemIndex>& window) const {
 #ifdef GRLM_HAVE_TORCH
   if (window.empty()) throw Error("internal: a prompt needs at least one item");

@@ -138,8 +138,7 @@ std::vector<UserRequest> resolve_histories(const std::vector<HistoryLine>& lines
     if (users_seen[line.user_id]++ == 1) duplicate_users.push_back(line.user_id);
     for (const std::string& id : line.item_ids) {
       const std::optional<ItemIndex> item = dataset.items.find(id);
-      const bool known = item.has_value() && *item < dataset.tids->tids.size();
-      if (known && has_valid_tid(*dataset.tids, *item)) {
+      if (item && has_valid_tid(*dataset.tids, *item)) {
         requests[u].history.push_back(*item);
         continue;
       }

@@ -15,8 +15,9 @@ Level parse_level(std::string_view name);  // "debug" | "info" | "warn" | "error
 void init(int rank, Level threshold);
 int rank();
 bool enabled(Level level);
-// The time now in UTC, ISO 8601 to the second: "2026-11-26T10:38:12Z" (records, lock holders).
-std::string utc_now();
+// The time now in UTC, ISO 8601 to the second: "2026-11-26T10:38:12Z" (records, lock holders);
+// or in another strftime format (e.g. "%Y%m%dT%H%M%SZ" for file names).
+std::string utc_now(const char* format = "%Y-%m-%dT%H:%M:%SZ");
 // Writes one line to stderr atomically (one write call), whatever the rank.
 void write(Level level, std::string_view message);
 

@@ -156,6 +156,9 @@ class ChunkLog {
 // and every dataset with its shape and type.
 nlohmann::json describe_store(const std::filesystem::path& file);
 
+// Serial, read-only: the config a run recorded (/run, attribute "config"; JSON), or empty.
+std::string recorded_run_config(const std::filesystem::path& file);
+
 // Serial, read-only: each complete stage's datasets checksummed again (XXH3-128 of their content)
 // and compared with the checksums its completion record holds. Per stage: "verified" (true,
 // false, or null when the record has none: stages completed before grlm kept them), "datasets",

@@ -53,7 +53,6 @@ class HistoryRecommender {
 
   bool constrained() const { return constrained_; }
   bool exclude_seen() const { return exclude_seen_; }
-  int64_t num_beams() const;
 
  private:
   struct Model;  // the torch side
