@@ -2,6 +2,8 @@
 // strings keep rank order, stage records and chunk logs behave as resume needs.
 #include <gtest/gtest.h>
 
+#include "grlm/core/chunked_work.hpp"
+#include "grlm/core/comm.hpp"
 #include "grlm/core/error.hpp"
 #include "grlm/core/store.hpp"
 #include "test_support.hpp"
@@ -164,6 +166,84 @@ TEST(ChunkLog, ChunksCommittedByAnyRankAreDoneForAllAndSurviveReopening) {
   ChunkLog reopened(store, "gamma", 10);
   EXPECT_EQ(reopened.count_done(), 6u);
   EXPECT_THROW(ChunkLog(store, "gamma", 11), Error);
+}
+
+// Every dealing: each pending chunk is computed exactly once over all ranks, its rows land where
+// they belong, and a second pass (a resume) computes nothing.
+TEST(ChunkedWork, EveryDealingComputesEachPendingChunkOnceAndResumesWithNothingLeft) {
+  constexpr uint64_t kItems = 103;
+  constexpr uint64_t kChunkItems = 10;
+  const std::vector<std::pair<std::string, Dealing>> dealings = {
+      {"balanced", Dealing::balanced_by_size({5, 0, 0, 9, 1, 1, 1, 7, 3, 0, 2})},
+      {"round_robin", Dealing::round_robin()},
+      {"queue", Dealing::work_queue()}};
+  for (const auto& [name, dealing] : dealings) {
+    const auto dir = test::scratch_dir("chunked-" + name);
+    RunStore store(test::runtime(), dir);
+    store.start_stage("work", "h", true);
+    store.create_dataset("/work/values", {kItems}, DType::Int64);
+    const bool queue = dealing.kind == Dealing::Kind::WorkQueue;
+    const auto fill = [&](std::vector<int64_t>& computed) {
+      return [&](const std::optional<WorkChunk>& chunk) {
+        std::vector<int64_t> values;
+        if (chunk) {
+          computed.push_back(static_cast<int64_t>(chunk->index));
+          for (uint64_t i = chunk->first; i < chunk->first + chunk->count; ++i) values.push_back(static_cast<int64_t>(i * 3));
+        }
+        if (queue) {
+          store.write_rows_independent("/work/values", chunk->first, chunk->count, values.data(), DType::Int64);
+        } else {
+          store.write_rows("/work/values", chunk ? chunk->first : 0, values.size(), values.data());
+        }
+      };
+    };
+    {
+      ChunkedWork work(test::runtime(), store, "work", kItems, kChunkItems);
+      // Chunks 0..3 were done by an earlier run.
+      ChunkLog(store, "work", work.num_chunks()).commit(store.rank() == 0 ? std::vector<uint64_t>{0, 1, 2, 3} : std::vector<uint64_t>{});
+    }
+    ChunkedWork work(test::runtime(), store, "work", kItems, kChunkItems);
+    ASSERT_EQ(work.num_chunks(), 11u) << name;
+    EXPECT_EQ(work.chunks_done(), 4u) << name;
+    EXPECT_EQ(work.pending_items(), kItems - 40) << name;
+    EXPECT_EQ(work.chunk(10).count, 3u);
+    std::vector<int64_t> computed;
+    work.run(dealing, {name, "items", 60}, fill(computed));
+    const std::vector<std::string> all = all_gather_bytes(test::runtime().world(), nlohmann::json(computed).dump());
+    std::vector<int64_t> everyone;
+    for (const std::string& bytes : all) {
+      for (int64_t chunk : nlohmann::json::parse(bytes)) everyone.push_back(chunk);
+    }
+    std::sort(everyone.begin(), everyone.end());
+    EXPECT_EQ(everyone, (std::vector<int64_t>{4, 5, 6, 7, 8, 9, 10})) << name;
+    store.flush();
+    const std::vector<int64_t> values = store.read_all<int64_t>("/work/values");
+    for (uint64_t i = 40; i < kItems; ++i) EXPECT_EQ(values[i], static_cast<int64_t>(i * 3)) << name << " item " << i;
+
+    ChunkedWork again(test::runtime(), store, "work", kItems, kChunkItems);
+    EXPECT_EQ(again.chunks_done(), 11u) << name;
+    std::vector<int64_t> recomputed;
+    again.run(dealing, {name, "items", 60}, fill(recomputed));
+    EXPECT_TRUE(recomputed.empty()) << name;
+  }
+}
+
+TEST(ChunkedWork, BalancedDealingGivesTheLargestChunksToTheLeastLoadedRanks) {
+  const auto dir = test::scratch_dir("chunked-deal");
+  RunStore store(test::runtime(), dir);
+  store.start_stage("work", "h", true);
+  ChunkedWork work(test::runtime(), store, "work", 50, 10);
+  const auto dealt = work.deal(Dealing::balanced_by_size({100, 1, 1, 50, 49}), 2);
+  // 0 (100) to rank 0; 3 (50) and 4 (49) to rank 1; then the ties go to the first least loaded.
+  EXPECT_EQ(dealt[0], (std::vector<uint64_t>{0, 1}));
+  EXPECT_EQ(dealt[1], (std::vector<uint64_t>{2, 3, 4}));
+  // Chunks of no cost still spread over the ranks.
+  const auto free = work.deal(Dealing::balanced_by_size({0, 0, 0, 0, 0}), 3);
+  EXPECT_EQ(free[0].size() + free[1].size() + free[2].size(), 5u);
+  EXPECT_LE(free[0].size(), 2u);
+  const auto rounds = work.deal(Dealing::round_robin(), 2);
+  EXPECT_EQ(rounds[1], (std::vector<uint64_t>{1, 3}));
+  EXPECT_THROW(work.deal(Dealing::balanced_by_size({1, 2}), 2), Error);
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
 #include "toy_pipeline.hpp"
 
-#include "grlm/core/progress.hpp"
+#include "grlm/core/chunked_work.hpp"
 
 namespace grlm::test {
 
@@ -28,35 +28,17 @@ Pipeline toy_pipeline(ToyCounters& counters) {
                    if (!store.exists("/alpha/values")) {
                      store.create_dataset("/alpha/values", {chunks * kValuesPerChunk}, DType::Float64);
                    }
-                   ChunkLog log(store, run.name, chunks);
-                   Progress progress(context.runtime, "alpha", chunks - log.count_done(), "chunks", 1.0);
+                   ChunkedWork work(context.runtime, store, run.name, chunks * kValuesPerChunk, kValuesPerChunk);
+                   if (counters.after_commit) work.after_each_commit(counters.after_commit);
                    // Round r: every rank takes its next pending chunk, then one collective write + commit.
-                   std::vector<uint64_t> pending;
-                   for (uint64_t c = 0; c < chunks; ++c) {
-                     if (!log.done(c)) pending.push_back(c);
-                   }
-                   const uint64_t ranks = static_cast<uint64_t>(store.world_size());
-                   const uint64_t rank = static_cast<uint64_t>(store.rank());
-                   for (uint64_t round = 0; round * ranks < pending.size(); ++round) {
-                     context.runtime.throw_if_stop_requested();
-                     const uint64_t index = round * ranks + rank;
+                   work.run(Dealing::round_robin(), {"alpha", "values", 1.0}, [&](const std::optional<WorkChunk>& chunk) {
                      std::vector<double> values;
-                     uint64_t first_row = 0;
-                     std::vector<uint64_t> committed;
-                     if (index < pending.size()) {
-                       const uint64_t chunk = pending[index];
-                       first_row = chunk * kValuesPerChunk;
-                       values.resize(kValuesPerChunk);
-                       for (uint64_t i = 0; i < kValuesPerChunk; ++i) values[i] = static_cast<double>(first_row + i) * scale;
-                       counters.chunks_computed.push_back(chunk);
-                       committed.push_back(chunk);
+                     if (chunk) {
+                       for (uint64_t i = chunk->first; i < chunk->first + chunk->count; ++i) values.push_back(static_cast<double>(i) * scale);
+                       counters.chunks_computed.push_back(chunk->index);
                      }
-                     store.write_rows("/alpha/values", first_row, values.size(), values.data(), DType::Float64);
-                     log.commit(committed);
-                     progress.add(committed.size());
-                     if (counters.after_commit) counters.after_commit(log.count_done());
-                   }
-                   progress.finish();
+                     store.write_rows("/alpha/values", chunk ? chunk->first : 0, values.size(), values.data(), DType::Float64);
+                   });
                  }};
   StageDef beta{"beta", "sum of alpha", {"alpha"}, {"beta"}, {}, 1, [](const Config&) { return true; },
                 [&counters](RunContext& context, const StageRun&) {

@@ -927,6 +927,12 @@ void ChunkLog::commit(const std::vector<uint64_t>& local_chunks_done) {
   store_.flush();
 }
 
+void ChunkLog::mark_done_independent(uint64_t chunk) {
+  done_.at(chunk) = 1;
+  const uint8_t done = 1;
+  store_.write_rows_independent(path_, chunk, 1, &done, DType::UInt8);
+}
+
 nlohmann::json verify_store(const std::filesystem::path& path) {
   H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
   const std::string name = path.string();

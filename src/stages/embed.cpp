@@ -1,13 +1,13 @@
 // Stage "embed" (GRLM-SPEC.md stage 1): one L2-normalised vector per catalog item, from a Hugging
 // Face checkpoint used as encoder (embed.model) or from the built-in TF-IDF embedder. Items are cut
-// into chunks, chunks dealt to ranks balanced by text size; each finished round of chunks is
+// into chunks dealt to ranks balanced by text size (ChunkedWork); each finished round of chunks is
 // written collectively and logged, so a killed run resumes at the next unfinished chunk.
 #include <algorithm>
 #include <numeric>
 
+#include "grlm/core/chunked_work.hpp"
 #include "grlm/core/error.hpp"
 #include "grlm/core/log.hpp"
-#include "grlm/core/progress.hpp"
 #include "grlm/data/dataset.hpp"
 #include "grlm/stages/stages.hpp"
 #include "grlm/text/lexical_embedder.hpp"
@@ -35,28 +35,6 @@ std::string item_text(const CatalogItem& item, const std::string& id) {
   return text.empty() ? "Item: " + id : text;
 }
 
-struct Chunk {
-  uint64_t first = 0;
-  uint64_t count = 0;
-  uint64_t cost = 0;  // text bytes, a proxy of tokens
-};
-
-// Largest chunks first, each to the least loaded rank: the same plan on every rank.
-std::vector<std::vector<size_t>> deal_chunks(const std::vector<Chunk>& chunks, int ranks) {
-  std::vector<size_t> order(chunks.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return chunks[a].cost > chunks[b].cost; });
-  std::vector<uint64_t> load(static_cast<size_t>(ranks), 0);
-  std::vector<std::vector<size_t>> plan(static_cast<size_t>(ranks));
-  for (size_t chunk : order) {
-    const size_t rank = static_cast<size_t>(std::min_element(load.begin(), load.end()) - load.begin());
-    plan[rank].push_back(chunk);
-    load[rank] += chunks[chunk].cost;
-  }
-  for (auto& mine : plan) std::sort(mine.begin(), mine.end());
-  return plan;
-}
-
 // Computes the vectors of one chunk of items.
 using ChunkEncoder = std::function<std::vector<float>(uint64_t first, uint64_t count)>;
 
@@ -66,8 +44,7 @@ struct Encoder {
   ChunkEncoder encode;
 };
 
-Encoder builtin_encoder(RunContext& context, const Dataset& data, const std::vector<Chunk>& chunks,
-                        const std::vector<size_t>& mine) {
+Encoder builtin_encoder(RunContext& context, const Dataset& data) {
   LexicalEmbedderOptions options;
   options.dim = context.config.get_int("embed.dim");
   options.seed = static_cast<uint64_t>(context.config.get_int("seed"));
@@ -84,12 +61,10 @@ Encoder builtin_encoder(RunContext& context, const Dataset& data, const std::vec
     }
     return texts;
   };
-  // IDF over the whole catalog: each rank counts its chunks, the counts are summed.
-  std::vector<int32_t> frequencies(options.buckets, 0);
-  for (size_t chunk : mine) {
-    const std::vector<int32_t> local = embedder->document_frequencies(texts_of(chunks[chunk].first, chunks[chunk].count));
-    for (size_t b = 0; b < local.size(); ++b) frequencies[b] += local[b];
-  }
+  // IDF over the whole catalog: each rank counts a block of items, the counts are summed.
+  const RowBlock block = row_block(static_cast<int64_t>(data.items.size()), context.runtime.world_size(), context.runtime.rank());
+  std::vector<int32_t> frequencies =
+      embedder->document_frequencies(texts_of(static_cast<uint64_t>(block.first), static_cast<uint64_t>(block.count)));
   context.runtime.world().all_reduce(frequencies.data(), frequencies.data(), frequencies.size(), DType::Int32, ReduceOp::Sum);
   embedder->set_idf(frequencies, static_cast<int64_t>(data.items.size()));
   return {options.dim, "built-in TF-IDF + random projection",
@@ -156,19 +131,6 @@ void run_embed(RunContext& context, const StageRun& run) {
   const Dataset& data = load_dataset_once(config);
   if (!data.catalog) throw UsageError("stage embed needs data.catalog (the item texts)");
   const uint64_t items = data.items.size();
-  const uint64_t chunk_items = static_cast<uint64_t>(std::max<int64_t>(1, config.get_int("embed.chunk_items")));
-  std::vector<Chunk> chunks;
-  for (uint64_t first = 0; first < items; first += chunk_items) {
-    Chunk chunk{first, std::min(chunk_items, items - first), 0};
-    for (uint64_t i = first; i < first + chunk.count; ++i) {
-      const CatalogItem& item = data.catalog->items[i];
-      chunk.cost += 16 + item.title.size() + item.description.size() + item.categories.size();
-    }
-    chunks.push_back(chunk);
-  }
-  const int rank = context.runtime.rank();
-  const std::vector<size_t> mine = deal_chunks(chunks, context.runtime.world_size())[static_cast<size_t>(rank)];
-
   Encoder encoder;
   if (const std::optional<std::string> model = config.get_optional_string("embed.model")) {
 #ifdef GRLM_HAVE_TORCH
@@ -177,43 +139,33 @@ void run_embed(RunContext& context, const StageRun& run) {
     throw UsageError("embed.model needs grlm built with libtorch");
 #endif
   } else {
-    encoder = builtin_encoder(context, data, chunks, mine);
+    encoder = builtin_encoder(context, data);
   }
-  log::info("embed: ", items, " items with the ", encoder.kind, " (", encoder.dim, " dimensions), ", chunks.size(),
-            " chunks over ", context.runtime.world_size(), " ranks");
-
   RunStore& store = context.store;
   const std::string group = "/" + run.name;
   if (!store.exists(group + "/vectors")) {
     store.create_dataset(group + "/vectors", {items, static_cast<uint64_t>(encoder.dim)}, DType::Float32);
-    store.write_strings(group + "/item_ids", rank == 0 ? data.items.ids() : std::vector<std::string>{});
+    store.write_strings(group + "/item_ids", context.runtime.is_root() ? data.items.ids() : std::vector<std::string>{});
   }
-  ChunkLog chunk_log(store, run.name, chunks.size());
-  std::vector<size_t> todo;
-  for (size_t chunk : mine) {
-    if (!chunk_log.done(chunk)) todo.push_back(chunk);
-  }
-  if (run.resumed) log::info("embed: resuming, ", chunk_log.count_done(), " of ", chunks.size(), " chunks already done");
-  uint64_t remaining_items = 0;
-  for (size_t chunk : todo) remaining_items += chunks[chunk].count;
-  remaining_items = static_cast<uint64_t>(all_reduce_value<int64_t>(context.runtime.world(), static_cast<int64_t>(remaining_items), ReduceOp::Sum));
-  const int64_t rounds = all_reduce_value<int64_t>(context.runtime.world(), static_cast<int64_t>(todo.size()), ReduceOp::Max);
-  Progress progress(context.runtime, "embed", remaining_items, "items", config.get_number("log.progress_interval_s"));
-  for (int64_t round = 0; round < rounds; ++round) {
-    context.runtime.throw_if_stop_requested();
-    std::vector<uint64_t> finished;
-    if (round < static_cast<int64_t>(todo.size())) {
-      const Chunk& chunk = chunks[todo[static_cast<size_t>(round)]];
-      const std::vector<float> vectors = encoder.encode(chunk.first, chunk.count);
-      store.write_rows(group + "/vectors", chunk.first, chunk.count, vectors.data());
-      finished.push_back(todo[static_cast<size_t>(round)]);
-      progress.add(chunk.count);
-    } else {
-      store.write_rows<float>(group + "/vectors", 0, 0, nullptr);
+  ChunkedWork work(context.runtime, store, run.name, items, static_cast<uint64_t>(config.get_int("embed.chunk_items")));
+  log::info("embed: ", items, " items with the ", encoder.kind, " (", encoder.dim, " dimensions), ", work.num_chunks(),
+            " chunks over ", context.runtime.world_size(), " ranks");
+  if (run.resumed) log::info("embed: resuming, ", work.chunks_done(), " of ", work.num_chunks(), " chunks already done");
+  // Chunks dealt by text size, a proxy of tokens.
+  std::vector<uint64_t> text_bytes(work.num_chunks(), 0);
+  for (uint64_t c = 0; c < work.num_chunks(); ++c) {
+    const WorkChunk chunk = work.chunk(c);
+    for (uint64_t i = chunk.first; i < chunk.first + chunk.count; ++i) {
+      const CatalogItem& item = data.catalog->items[i];
+      text_bytes[c] += 16 + item.title.size() + item.description.size() + item.categories.size();
     }
-    chunk_log.commit(finished);
   }
-  progress.finish();
+  work.run(Dealing::balanced_by_size(std::move(text_bytes)), {"embed", "items", config.get_number("log.progress_interval_s")},
+           [&](const std::optional<WorkChunk>& chunk) {
+             if (!chunk) return store.write_rows<float>(group + "/vectors", 0, 0, nullptr);
+             const std::vector<float> vectors = encoder.encode(chunk->first, chunk->count);
+             store.write_rows(group + "/vectors", chunk->first, chunk->count, vectors.data());
+           });
   store.set_attributes(group, {{"embedder", encoder.kind}, {"dim", std::to_string(encoder.dim)},
                                {"pooling", config.get_optional_string("embed.model") ? config.get_string("embed.pooling") : "tf-idf"}});
 }

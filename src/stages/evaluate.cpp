@@ -11,9 +11,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "grlm/core/chunked_work.hpp"
 #include "grlm/core/error.hpp"
 #include "grlm/core/log.hpp"
-#include "grlm/core/progress.hpp"
 #include "grlm/data/domains.hpp"
 #include "grlm/data/sft_tasks.hpp"
 #include "grlm/data/text_file.hpp"
@@ -101,10 +101,8 @@ void run_evaluate(RunContext& context, const StageRun& run) {
   }
 
   // Chunks of users; the ones not done yet are dealt round-robin, one per rank per round.
-  const auto chunk_users = static_cast<uint64_t>(std::max<int64_t>(1, config.get_int("evaluate.chunk_users")));
-  const uint64_t chunks = (user_count + chunk_users - 1) / chunk_users;
   const std::string group = "/" + run.name;
-  ChunkLog log(store, run.name, chunks);
+  ChunkedWork work(runtime, store, run.name, user_count, static_cast<uint64_t>(config.get_int("evaluate.chunk_users")));
   if (!store.exists(group + "/ranked")) {
     store.create_dataset(group + "/ranked", {user_count, kListSize}, DType::Int64);
     store.create_dataset(group + "/hit_rank", {user_count}, DType::Int64);
@@ -112,37 +110,21 @@ void run_evaluate(RunContext& context, const StageRun& run) {
   const fs::path out_dir = artifacts::evaluate_dir(config);
   if (runtime.is_root()) fs::create_directories(out_dir / "chunks");
   runtime.world().barrier();
-  std::vector<uint64_t> pending;
-  for (uint64_t chunk = 0; chunk < chunks; ++chunk) {
-    if (!log.done(chunk)) pending.push_back(chunk);
-  }
-  if (run.resumed) log::info("evaluate: resuming, ", chunks - pending.size(), " of ", chunks, " chunks done");
-  uint64_t remaining_users = 0;
-  for (uint64_t chunk : pending) remaining_users += std::min(user_count, (chunk + 1) * chunk_users) - chunk * chunk_users;
-  Progress progress(runtime, cat("evaluate (", split, ", ", constrained ? "constrained" : "fuzzy", " grounding)"),
-                    remaining_users, "users", config.get_number("log.progress_interval_s"));
-  const auto ranks = static_cast<uint64_t>(runtime.world_size());
-  const auto rank = static_cast<uint64_t>(runtime.rank());
-  for (uint64_t round = 0; round * ranks < pending.size(); ++round) {
-    const uint64_t slot = round * ranks + rank;
+  if (run.resumed) log::info("evaluate: resuming, ", work.chunks_done(), " of ", work.num_chunks(), " chunks done");
+  const auto evaluate_chunk = [&](const std::optional<WorkChunk>& chunk) {
     std::vector<int64_t> ranked_rows;
     std::vector<int64_t> hits;
-    uint64_t first = 0;
-    std::vector<uint64_t> finished;
-    if (slot < pending.size()) {
-      const uint64_t chunk = pending[slot];
-      first = chunk * chunk_users;
-      const uint64_t last = std::min(user_count, first + chunk_users);
+    if (chunk) {
       std::vector<std::string> prompts;
       std::vector<std::unordered_set<uint32_t>> seen;
-      for (uint64_t user = first; user < last; ++user) {
+      for (uint64_t user = chunk->first; user < chunk->first + chunk->count; ++user) {
         prompts.push_back(recommender.prompt(prompt_window(users[user], test_split)));
         if (exclude_seen) seen.push_back(seen_items(dataset.interactions, users[user], test_split));
       }
       const std::vector<Recommendation> recommendations = recommender.recommend(prompts, seen, kListSize);
       std::string lines;
-      for (uint64_t user = first; user < last; ++user) {
-        const Recommendation& recommendation = recommendations[user - first];
+      for (uint64_t user = chunk->first; user < chunk->first + chunk->count; ++user) {
+        const Recommendation& recommendation = recommendations[user - chunk->first];
         const std::vector<uint32_t>& ranked = recommendation.items;
         const SequenceSample& sequence = users[user];
         const ItemIndex target = test_split ? sequence.test_item : sequence.validation_item;
@@ -157,15 +139,16 @@ void run_evaluate(RunContext& context, const StageRun& run) {
                       {"hit_rank", hit},                    {"ranked_item_ids", ranked_ids},
                       {"generated", recommendation.generated}}.dump() + "\n";
       }
-      write_file_atomically(out_dir / "chunks" / cat("chunk_", chunk, ".jsonl"), lines);
-      finished.push_back(chunk);
+      write_file_atomically(out_dir / "chunks" / cat("chunk_", chunk->index, ".jsonl"), lines);
     }
+    const uint64_t first = chunk ? chunk->first : 0;
     store.write_rows(group + "/ranked", first, hits.size(), ranked_rows.data());
     store.write_rows(group + "/hit_rank", first, hits.size(), hits.data());
-    log.commit(finished);
-    progress.add(hits.size());
-  }
-  progress.finish();
+  };
+  work.run(Dealing::round_robin(),
+           {cat("evaluate (", split, ", ", constrained ? "constrained" : "fuzzy", " grounding)"), "users",
+            config.get_number("log.progress_interval_s")},
+           evaluate_chunk);
 
   // Metrics over every user (also those evaluated before a resume), per domain when ids are
   // namespaced (merged domains).
@@ -191,7 +174,7 @@ void run_evaluate(RunContext& context, const StageRun& run) {
   std::vector<std::string> records;
   if (runtime.is_root()) {
     std::string all;
-    for (uint64_t chunk = 0; chunk < chunks; ++chunk) all += read_file_bytes(out_dir / "chunks" / cat("chunk_", chunk, ".jsonl"));
+    for (uint64_t chunk = 0; chunk < work.num_chunks(); ++chunk) all += read_file_bytes(out_dir / "chunks" / cat("chunk_", chunk, ".jsonl"));
     write_file_atomically(out_dir / "records.jsonl", all);
     size_t start = 0;
     while (start < all.size()) {

@@ -13,10 +13,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "grlm/core/chunked_work.hpp"
 #include "grlm/core/error.hpp"
 #include "grlm/core/log.hpp"
-#include "grlm/core/progress.hpp"
-#include "grlm/core/work_queue.hpp"
 #include "grlm/data/dataset.hpp"
 #include "grlm/data/text_file.hpp"
 #include "grlm/stages/artifacts.hpp"
@@ -146,11 +145,6 @@ const char* kStricterTurn =
     "Your answer was not in the required form. Answer again with exactly five words, nothing else, in this form: "
     "[w1, w2, w3, w4, w5]";
 
-struct Chunk {
-  uint64_t first = 0;
-  uint64_t count = 0;
-};
-
 // Items whose TID equals an earlier item's, in item order.
 std::vector<uint64_t> colliding_items(const std::vector<Record>& records) {
   std::set<std::vector<std::string>> seen;
@@ -203,6 +197,47 @@ uint64_t resolve_collisions(RunContext& context, std::vector<Record>& records, c
   return colliding.size();
 }
 
+// Each conversation's record: greedy, then once more with a stricter turn after an invalid answer,
+// then sampled (seeded by `seed` and the attempt, the same on any rank), up to `retries` retries.
+std::vector<Record> answer_with_retries(const ChatGenerator& generator, const std::vector<std::vector<ChatMessage>>& conversations,
+                                        const ChatGeneration& greedy, int64_t retries, uint64_t seed) {
+  std::vector<Record> records(conversations.size());
+  std::vector<size_t> pending(conversations.size());
+  std::iota(pending.begin(), pending.end(), 0);
+  for (int64_t attempt = 0; attempt <= retries && !pending.empty(); ++attempt) {
+    std::vector<std::vector<ChatMessage>> asks;
+    for (size_t p : pending) {
+      std::vector<ChatMessage> conversation = conversations[p];
+      if (attempt == 1) {  // a stricter follow-up turn after the invalid answer
+        conversation.push_back({"assistant", records[p].raw});
+        conversation.push_back({"user", kStricterTurn});
+      }
+      asks.push_back(std::move(conversation));
+    }
+    ChatGeneration options = greedy;
+    if (attempt >= 2) {  // then sampling, seeded per chunk and attempt (the same on any rank)
+      options.do_sample = true;
+      options.temperature = 0.7;
+      options.seed = seed + static_cast<uint64_t>(attempt);
+    }
+    const std::vector<std::string> replies = generator.reply(asks, options);
+    std::vector<size_t> still;
+    for (size_t j = 0; j < pending.size(); ++j) {
+      Record& record = records[pending[j]];
+      const ParsedTid parsed = parse_tid_answer(replies[j]);
+      if (attempt == 0 || parsed.valid) {
+        record.raw = replies[j];
+        record.words = parsed.words;
+        record.valid = parsed.valid;
+      }
+      record.attempts = static_cast<int>(attempt + 1);
+      if (!parsed.valid) still.push_back(pending[j]);
+    }
+    pending = std::move(still);
+  }
+  return records;
+}
+
 std::vector<Record> llm_records(RunContext& context, const StageRun& run, const Dataset& data, const SimilarLists& similar,
                                 int64_t shown, const std::string& model_folder, Json& notes) {
   const Config& config = context.config;
@@ -228,79 +263,26 @@ std::vector<Record> llm_records(RunContext& context, const StageRun& run, const 
     return render_extract_prompt(template_text, item.title, item.description, shown_items);
   };
 
-  const uint64_t chunk_items = static_cast<uint64_t>(std::max<int64_t>(1, config.get_int("extract.chunk_items")));
-  std::vector<Chunk> chunks;
-  for (uint64_t first = 0; first < items; first += chunk_items) chunks.push_back({first, std::min(chunk_items, items - first)});
   const std::string records_path = "/" + run.name + "/_records";
   if (!store.exists(records_path)) store.create_dataset(records_path, {items, kRecordBytes}, DType::UInt8);
-  ChunkLog chunk_log(store, run.name, chunks.size());
-  store.flush();  // the datasets exist on disk before ranks write into them on their own
-  if (run.resumed) log::info("extract: resuming, ", chunk_log.count_done(), " of ", chunks.size(), " chunks already done");
-  std::vector<size_t> todo;
-  uint64_t remaining = 0;
-  for (size_t c = 0; c < chunks.size(); ++c) {
-    if (chunk_log.done(c)) continue;
-    todo.push_back(c);
-    remaining += chunks[c].count;
-  }
-  // Chunks go to whichever rank asks next (a rank with short prompts takes more); each chunk's
-  // records, then its done flag, are written by that rank alone.
-  WorkQueue queue(context.runtime, todo.size());
-  Progress progress(context.runtime, "extract", remaining, "items", config.get_number("log.progress_interval_s"));
-  const std::string done_path = "/" + run.name + "/_chunks_done";
-  while (Runtime::local_stop_signal() == 0) {
-    const std::optional<uint64_t> taken = queue.take();
-    if (!taken) break;
-    const size_t chunk_index = todo[*taken];
-    const Chunk& chunk = chunks[chunk_index];
+  ChunkedWork work(context.runtime, store, run.name, items, static_cast<uint64_t>(config.get_int("extract.chunk_items")));
+  if (run.resumed) log::info("extract: resuming, ", work.chunks_done(), " of ", work.num_chunks(), " chunks already done");
+  const auto answer_chunk = [&](const std::optional<WorkChunk>& next) {
+    const WorkChunk& chunk = *next;  // a work queue hands out chunks only
     std::vector<std::vector<ChatMessage>> conversations;
     for (uint64_t i = chunk.first; i < chunk.first + chunk.count; ++i) conversations.push_back({{"user", prompt_of(i)}});
-    std::vector<Record> records(chunk.count);
-    std::vector<size_t> pending(chunk.count);
-    std::iota(pending.begin(), pending.end(), 0);
-    for (int64_t attempt = 0; attempt <= retries && !pending.empty(); ++attempt) {
-      std::vector<std::vector<ChatMessage>> asks;
-      for (size_t p : pending) {
-        std::vector<ChatMessage> conversation = conversations[p];
-        if (attempt == 1) {  // a stricter follow-up turn after the invalid answer
-          conversation.push_back({"assistant", records[p].raw});
-          conversation.push_back({"user", kStricterTurn});
-        }
-        asks.push_back(std::move(conversation));
-      }
-      ChatGeneration options = greedy;
-      if (attempt >= 2) {  // then sampling, seeded per chunk and attempt (the same on any rank)
-        options.do_sample = true;
-        options.temperature = 0.7;
-        options.seed = static_cast<uint64_t>(config.get_int("seed")) * 1000003u + chunk.first * 31u + static_cast<uint64_t>(attempt);
-      }
-      const std::vector<std::string> replies = generator->reply(asks, options);
-      std::vector<size_t> still;
-      for (size_t j = 0; j < pending.size(); ++j) {
-        Record& record = records[pending[j]];
-        const ParsedTid parsed = parse_tid_answer(replies[j]);
-        if (attempt == 0 || parsed.valid) {
-          record.raw = replies[j];
-          record.words = parsed.words;
-          record.valid = parsed.valid;
-        }
-        record.attempts = static_cast<int>(attempt + 1);
-        if (!parsed.valid) still.push_back(pending[j]);
-      }
-      pending = std::move(still);
-    }
+    const uint64_t seed = static_cast<uint64_t>(config.get_int("seed")) * 1000003u + chunk.first * 31u;
+    const std::vector<Record> records = answer_with_retries(*generator, conversations, greedy, retries, seed);
     std::vector<uint8_t> bytes;
     for (const Record& record : records) {
       const std::vector<uint8_t> encoded = encode_record(record);
       bytes.insert(bytes.end(), encoded.begin(), encoded.end());
     }
     store.write_rows_independent(records_path, chunk.first, chunk.count, bytes.data(), DType::UInt8);
-    const uint8_t done = 1;
-    store.write_rows_independent(done_path, chunk_index, 1, &done, DType::UInt8);
-    progress.add(chunk.count);
-  }
-  context.runtime.throw_if_stop_requested();
-  progress.finish();
+  };
+  // Chunks go to whichever rank asks next (a rank with short prompts takes more); each chunk's
+  // records, then its done flag, are written by that rank alone.
+  work.run(Dealing::work_queue(), {"extract", "items", config.get_number("log.progress_interval_s")}, answer_chunk);
   const std::vector<uint8_t> all = store.read_all<uint8_t>(records_path);
   std::vector<Record> records;
   for (uint64_t i = 0; i < items; ++i) records.push_back(decode_record(all.data() + i * kRecordBytes));

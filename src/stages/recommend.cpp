@@ -14,10 +14,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "grlm/core/chunked_work.hpp"
 #include "grlm/core/error.hpp"
 #include "grlm/core/hash.hpp"
 #include "grlm/core/log.hpp"
-#include "grlm/core/progress.hpp"
 #include "grlm/core/store.hpp"
 #include "grlm/data/sft_tasks.hpp"
 #include "grlm/data/text_file.hpp"
@@ -168,23 +168,6 @@ std::vector<UserRequest> resolve_histories(const std::vector<HistoryLine>& lines
   return requests;
 }
 
-// Pending chunks dealt to the ranks, balanced by prompt length (largest first to the least
-// loaded rank); each rank's chunks in chunk order.
-std::vector<std::vector<uint64_t>> deal_by_length(const std::vector<uint64_t>& pending, const std::vector<uint64_t>& chunk_cost,
-                                                  int ranks) {
-  std::vector<uint64_t> order = pending;
-  std::stable_sort(order.begin(), order.end(), [&](uint64_t a, uint64_t b) { return chunk_cost[a] > chunk_cost[b]; });
-  std::vector<std::vector<uint64_t>> dealt(static_cast<size_t>(ranks));
-  std::vector<uint64_t> load(static_cast<size_t>(ranks), 0);
-  for (uint64_t chunk : order) {
-    const size_t rank = static_cast<size_t>(std::min_element(load.begin(), load.end()) - load.begin());
-    dealt[rank].push_back(chunk);
-    load[rank] += chunk_cost[chunk] + 1;
-  }
-  for (auto& chunks : dealt) std::sort(chunks.begin(), chunks.end());
-  return dealt;
-}
-
 std::string request_hash(const std::vector<UserRequest>& requests, const fs::path& model_folder, const HistoryRecommender& recommender,
                          const Config& config, int64_t k) {
   Hasher hasher;
@@ -233,48 +216,34 @@ Lists recommend_in_chunks(Runtime& runtime, const Config& config, const HistoryR
   const uint64_t users = prompted.size();
   RunStore store(runtime, partial, RunStore::FileMode::OpenOrCreate);
   const bool resumed = store.start_stage(kGroup, hash, /*resume=*/true);
-  const uint64_t chunk_users = static_cast<uint64_t>(std::max<int64_t>(1, chunk_size));
-  const uint64_t chunks = (users + chunk_users - 1) / chunk_users;
   const std::string group = std::string("/") + kGroup;
-  ChunkLog log(store, kGroup, chunks);
+  ChunkedWork work(runtime, store, kGroup, users, static_cast<uint64_t>(std::max<int64_t>(1, chunk_size)));
   if (!store.exists(group + "/items")) {
     store.create_dataset(group + "/items", {users, k}, DType::Int64);
     store.create_dataset(group + "/scores", {users, k}, DType::Float64);
   }
-  std::vector<uint64_t> pending, chunk_cost(chunks, 0);
-  for (uint64_t chunk = 0; chunk < chunks; ++chunk) {
-    if (!log.done(chunk)) pending.push_back(chunk);
-    for (uint64_t u = chunk * chunk_users; u < std::min(users, (chunk + 1) * chunk_users); ++u) chunk_cost[chunk] += prompted[u].prompt.size();
+  std::vector<uint64_t> prompt_bytes(work.num_chunks(), 0);
+  for (uint64_t c = 0; c < work.num_chunks(); ++c) {
+    const WorkChunk chunk = work.chunk(c);
+    for (uint64_t u = chunk.first; u < chunk.first + chunk.count; ++u) prompt_bytes[c] += prompted[u].prompt.size();
   }
-  if (resumed) log::info("recommend: resuming ", partial.string(), ", ", chunks - pending.size(), " of ", chunks, " chunks done");
-  uint64_t remaining_users = 0;
-  for (uint64_t chunk : pending) remaining_users += std::min(users, (chunk + 1) * chunk_users) - chunk * chunk_users;
-  const std::vector<std::vector<uint64_t>> dealt = deal_by_length(pending, chunk_cost, runtime.world_size());
-  size_t rounds = 0;
-  for (const auto& mine : dealt) rounds = std::max(rounds, mine.size());
-  const std::vector<uint64_t>& mine = dealt[static_cast<size_t>(runtime.rank())];
-  Progress progress(runtime, "recommend", remaining_users, "users", config.get_number("log.progress_interval_s"));
-  for (size_t round = 0; round < rounds; ++round) {
+  if (resumed) log::info("recommend: resuming ", partial.string(), ", ", work.chunks_done(), " of ", work.num_chunks(), " chunks done");
+  const auto recommend_chunk = [&](const std::optional<WorkChunk>& chunk) {
     std::vector<int64_t> item_rows;
     std::vector<double> score_rows;
-    uint64_t first = 0, count = 0;
-    std::vector<uint64_t> finished;
-    if (round < mine.size()) {
-      const uint64_t chunk = mine[round];
-      first = chunk * chunk_users;
-      count = std::min(users, first + chunk_users) - first;
+    if (chunk) {
       std::vector<std::string> prompts;
       std::vector<std::unordered_set<uint32_t>> seen;
       std::vector<size_t> asked;  // users of the chunk with a prompt
-      for (uint64_t u = first; u < first + count; ++u) {
+      for (uint64_t u = chunk->first; u < chunk->first + chunk->count; ++u) {
         if (prompted[u].prompt.empty()) continue;
-        asked.push_back(u - first);
+        asked.push_back(u - chunk->first);
         prompts.push_back(prompted[u].prompt);
         seen.emplace_back(prompted[u].history.begin(), prompted[u].history.end());
       }
       const std::vector<Recommendation> recommendations = recommender.recommend(prompts, seen, k);
-      item_rows.assign(count * k, -1);
-      score_rows.assign(count * k, std::numeric_limits<double>::quiet_NaN());
+      item_rows.assign(chunk->count * k, -1);
+      score_rows.assign(chunk->count * k, std::numeric_limits<double>::quiet_NaN());
       for (size_t p = 0; p < asked.size(); ++p) {
         const Recommendation& recommendation = recommendations[p];
         for (size_t j = 0; j < recommendation.items.size() && j < k; ++j) {
@@ -282,15 +251,13 @@ Lists recommend_in_chunks(Runtime& runtime, const Config& config, const HistoryR
           score_rows[asked[p] * k + j] = recommendation.scores[j];
         }
       }
-      finished.push_back(chunk);
     }
+    const uint64_t first = chunk ? chunk->first : 0, count = chunk ? chunk->count : 0;
     store.write_rows(group + "/items", first, count, item_rows.data());
     store.write_rows(group + "/scores", first, count, score_rows.data());
-    log.commit(finished);
-    progress.add(count);
-    runtime.throw_if_stop_requested();
-  }
-  progress.finish();
+  };
+  work.run(Dealing::balanced_by_size(std::move(prompt_bytes)), {"recommend", "users", config.get_number("log.progress_interval_s")},
+           recommend_chunk);
   Lists lists{store.read_all<int64_t>(group + "/items"), store.read_all<double>(group + "/scores")};
   store.complete_stage(kGroup, {{"users", users}, {"k", k}});
   return lists;

@@ -145,6 +145,8 @@ class ChunkLog {
   uint64_t count_done() const;
   // Collective: flushes the store, then records the chunks every rank finished since the last commit.
   void commit(const std::vector<uint64_t>& local_chunks_done);
+  // Independent I/O: this rank alone marks `chunk` done (its data written independently before).
+  void mark_done_independent(uint64_t chunk);
 
  private:
   RunStore& store_;
