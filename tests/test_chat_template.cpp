@@ -9,6 +9,7 @@
 #include "grlm/core/error.hpp"
 #include "grlm/data/text_file.hpp"
 #include "grlm/text/chat_template.hpp"
+#include "grlm/text/sft_prompt.hpp"
 #include "test_support.hpp"
 
 namespace grlm {
@@ -53,6 +54,24 @@ TEST(ChatTemplate, Qwen3PromptWithThinkingDisabledWrittenOut) {
   const ChatTemplate chat = ChatTemplate::load(test::shared_data("../models/qwen3-tokenizer"));
   EXPECT_EQ(chat.render({{"user", "Hi"}}, {true, false}),
             "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n");
+}
+
+// The SFT format's turn markers come from the tokenizer folder's template, or plain ChatML for a
+// folder without one (the from-scratch word-level tokenizer); nothing else names them.
+TEST(SftPrompt, PromptAnswerAndEndOfTurnFollowTheTokenizersTemplate) {
+  const SftPrompt plain;
+  EXPECT_EQ(plain.prompt("Recommend", "a b"), "<|im_start|>user\nRecommend\na b<|im_end|>\n<|im_start|>assistant\n");
+  EXPECT_EQ(plain.response("[x, y]"), "[x, y]<|im_end|>\n");
+  EXPECT_EQ(plain.end_of_turn(), "<|im_end|>");
+  EXPECT_EQ(ChatTemplate::chatml().start_of_turn(), "<|im_start|>");
+
+  const SftPrompt qwen3 = SftPrompt::for_tokenizer_folder(test::shared_data("../models/qwen3-tokenizer"));
+  EXPECT_EQ(qwen3.prompt("Hi", ""), "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n");
+  EXPECT_EQ(qwen3.end_of_turn(), "<|im_end|>");
+
+  const auto folder = test::scratch_dir("sft-prompt-no-template");
+  write_file_atomically(folder / "tokenizer_config.json", R"({"eos_token": "<|im_end|>"})");
+  EXPECT_EQ(SftPrompt::for_tokenizer_folder(folder).prompt("Hi", ""), plain.prompt("Hi", ""));
 }
 
 TEST(ChatTemplate, OtherFamiliesAreRefused) {

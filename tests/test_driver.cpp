@@ -62,7 +62,7 @@ int run_toy(grlm::Runtime& runtime, int argc, char** argv) {
   const double beta_sum = store.exists("/beta/sum") ? store.read_all<double>("/beta/sum")[0] : -1;
   if (runtime.is_root()) {
     nlohmann::json report = {{"actions", nlohmann::json::array()}, {"chunks_computed", computed}, {"beta_sum", beta_sum}};
-    for (const auto& outcome : outcomes) report["actions"].push_back(outcome.name + ":" + outcome.action);
+    for (const auto& outcome : outcomes) report["actions"].push_back(outcome.name + ":" + grlm::stage_action_name(outcome.action));
     std::cout << report.dump() << std::endl;
   }
   return 0;

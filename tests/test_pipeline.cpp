@@ -36,7 +36,7 @@ ToyRun run_toy(const std::filesystem::path& dir, const std::vector<std::string>&
 
 std::vector<std::string> actions(const ToyRun& run) {
   std::vector<std::string> list;
-  for (const StageOutcome& outcome : run.outcomes) list.push_back(outcome.name + ":" + outcome.action);
+  for (const StageOutcome& outcome : run.outcomes) list.push_back(outcome.name + ":" + stage_action_name(outcome.action));
   return list;
 }
 

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <iomanip>
 #include <iostream>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -36,7 +37,7 @@ Config config_from(const po::variables_map& values) {
 void print_outcomes(const std::vector<StageOutcome>& outcomes) {
   std::cout << "\n" << std::left << std::setw(12) << "stage" << std::setw(22) << "action" << "seconds\n";
   for (const StageOutcome& outcome : outcomes) {
-    std::cout << std::setw(12) << outcome.name << std::setw(22) << outcome.action << std::fixed << std::setprecision(2)
+    std::cout << std::setw(12) << outcome.name << std::setw(22) << stage_action_name(outcome.action) << std::fixed << std::setprecision(2)
               << outcome.seconds << "\n";
   }
 }
@@ -83,7 +84,7 @@ int run_pipeline(Runtime& runtime, const po::variables_map& values, PipelineOpti
   if (runtime.is_root()) {
     print_outcomes(outcomes);
     const bool evaluated = std::any_of(outcomes.begin(), outcomes.end(), [](const StageOutcome& outcome) {
-      return outcome.name == "evaluate" && !outcome.action.starts_with("disabled");
+      return outcome.name == "evaluate" && outcome.action != StageAction::Disabled;
     });
     if (evaluated) print_metrics(artifacts::metrics_file(config));
   }
@@ -137,34 +138,38 @@ Command stage_command(const StageDef& stage) {
   command.options = config_options;
   command.details = stage_config_help(stage);
   const std::string name = stage.name;
-  if (name == "similar") {
-    command.usage += "\n       grlm similar --vectors FILE.h5:/DATASET --k K --output OUT.h5 [--dtype float32|bfloat16] [--device auto|cpu|cuda]";
-    command.options = [] {
-      po::options_description options = config_options();
-      po::options_description standalone("On your own vectors (no config, no run store)");
-      standalone.add_options()
-          ("vectors", po::value<std::string>(), "FILE.h5:/DATASET, an N x D matrix (any float type); rows are cosine-normalised")
-          ("k", po::value<int64_t>()->default_value(20), "neighbours per row (clamped to N - 1 with a warning)")
-          ("output", po::value<std::string>(), "HDF5 file to write: ids (int64, 0-based rows, N x K), scores (float32, N x K)")
-          ("dtype", po::value<std::string>()->default_value("float32"), "matrix products in float32 or bfloat16");
-      options.add(standalone);
-      return options;
-    };
-  }
   command.run = [name](Runtime& runtime, const po::variables_map& values) {
-    if (values.count("vectors")) {
-      if (!values.count("output")) throw UsageError("grlm similar --vectors needs --output OUT.h5");
-      SimilarStandaloneOptions standalone;
-      standalone.vectors = values["vectors"].as<std::string>();
-      standalone.k = values["k"].as<int64_t>();
-      standalone.output = values["output"].as<std::string>();
-      standalone.dtype = values["dtype"].as<std::string>();
-      if (values.count("device")) standalone.device = values["device"].as<std::string>();
-      return run_similar_standalone(runtime, standalone);
-    }
     PipelineOptions options;
     options.only = name;
     return run_pipeline(runtime, values, options);
+  };
+  return command;
+}
+
+// `grlm similar` also runs on a user's own vectors, without a config or run store.
+Command with_standalone_similar(Command command) {
+  command.usage += "\n       grlm similar --vectors FILE.h5:/DATASET --k K --output OUT.h5 [--dtype float32|bfloat16] [--device auto|cpu|cuda]";
+  command.options = [] {
+    po::options_description options = config_options();
+    po::options_description standalone("On your own vectors (no config, no run store)");
+    standalone.add_options()
+        ("vectors", po::value<std::string>(), "FILE.h5:/DATASET, an N x D matrix (any float type); rows are cosine-normalised")
+        ("k", po::value<int64_t>()->default_value(20), "neighbours per row (clamped to N - 1 with a warning)")
+        ("output", po::value<std::string>(), "HDF5 file to write: ids (int64, 0-based rows, N x K), scores (float32, N x K)")
+        ("dtype", po::value<std::string>()->default_value("float32"), "matrix products in float32 or bfloat16");
+    options.add(standalone);
+    return options;
+  };
+  command.run = [stage_run = command.run](Runtime& runtime, const po::variables_map& values) {
+    if (!values.count("vectors")) return stage_run(runtime, values);
+    if (!values.count("output")) throw UsageError("grlm similar --vectors needs --output OUT.h5");
+    SimilarStandaloneOptions standalone;
+    standalone.vectors = values["vectors"].as<std::string>();
+    standalone.k = values["k"].as<int64_t>();
+    standalone.output = values["output"].as<std::string>();
+    standalone.dtype = values["dtype"].as<std::string>();
+    if (values.count("device")) standalone.device = values["device"].as<std::string>();
+    return run_similar_standalone(runtime, standalone);
   };
   return command;
 }
@@ -174,7 +179,12 @@ Command stage_command(const StageDef& stage) {
 std::vector<Command> pipeline_commands() {
   std::vector<Command> list = {pipeline_run_command()};
   const Pipeline pipeline = grlm_pipeline();
-  for (const StageDef& stage : pipeline.stages()) list.push_back(stage_command(stage));
+  // Stages whose command does more than run the stage, by name.
+  const std::map<std::string, std::function<Command(Command)>> extended = {{"similar", with_standalone_similar}};
+  for (const StageDef& stage : pipeline.stages()) {
+    const auto extension = extended.find(stage.name);
+    list.push_back(extension == extended.end() ? stage_command(stage) : extension->second(stage_command(stage)));
+  }
   return list;
 }
 

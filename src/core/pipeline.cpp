@@ -70,6 +70,16 @@ struct PlannedStage {
 
 }  // namespace
 
+const char* stage_action_name(StageAction action) {
+  switch (action) {
+    case StageAction::Disabled: return "disabled by config";
+    case StageAction::Skipped: return "skipped (complete)";
+    case StageAction::Ran: return "ran";
+    case StageAction::Resumed: return "resumed";
+  }
+  return "?";
+}
+
 std::vector<StageOutcome> Pipeline::run(RunContext& context, const PipelineOptions& options) const {
   if (options.from) stage(*options.from);
   if (options.until) stage(*options.until);
@@ -81,7 +91,9 @@ std::vector<StageOutcome> Pipeline::run(RunContext& context, const PipelineOptio
   bool forced = false;
   for (const StageDef& stage_def : stages_) {
     forced = forced || (options.from && *options.from == stage_def.name);
-    PlannedStage planned{&stage_def, stage_def.enabled(context.config)};
+    PlannedStage planned;
+    planned.def = &stage_def;
+    planned.enabled = stage_def.enabled(context.config);
     planned.forced = forced;
     if (planned.enabled) {
       for (const std::string& name : stage_def.upstream) {
@@ -114,12 +126,12 @@ std::vector<StageOutcome> Pipeline::run(RunContext& context, const PipelineOptio
     const StageDef& stage_def = *planned.def;
     context.runtime.throw_if_stop_requested();
     if (!planned.enabled) {
-      outcomes.push_back({stage_def.name, "disabled by config", 0});
+      outcomes.push_back({stage_def.name, StageAction::Disabled, 0});
       log::info("stage ", stage_def.name, ": not needed with this config");
       continue;
     }
     if (!planned.runs) {
-      outcomes.push_back({stage_def.name, "skipped (complete)", 0});
+      outcomes.push_back({stage_def.name, StageAction::Skipped, 0});
       if (!options.only || *options.only == stage_def.name) log::info("stage ", stage_def.name, ": complete, skipped");
       continue;
     }
@@ -147,7 +159,7 @@ std::vector<StageOutcome> Pipeline::run(RunContext& context, const PipelineOptio
                          {"world_size", context.runtime.world_size()},
                          {"completed_at", log::utc_now()},
                          {"seconds", seconds}});
-    outcomes.push_back({stage_def.name, run.resumed ? "resumed" : "ran", seconds});
+    outcomes.push_back({stage_def.name, run.resumed ? StageAction::Resumed : StageAction::Ran, seconds});
     log::info("stage ", stage_def.name, ": complete in ", seconds, " s");
   }
   return outcomes;

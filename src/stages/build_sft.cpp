@@ -142,7 +142,7 @@ std::vector<const SftSample*> weighted(const Task& task, double weight, int64_t 
 struct Renderer {
   SftPrompt format;
   std::pair<std::string, std::string> render(const SftSample& sample) const {
-    return {format.prompt(sample.instruction, sample.input), SftPrompt::response(sample.output)};
+    return {format.prompt(sample.instruction, sample.input), format.response(sample.output)};
   }
 };
 
@@ -215,7 +215,7 @@ Tokenizer model_tokenizer(RunContext& context, const std::vector<Task>& tasks, c
   if (context.runtime.is_root()) {
     write_file_atomically(sft_dir / "tokenizer.json", json);
     write_file_atomically(sft_dir / "tokenizer_config.json",
-                          Json{{"eos_token", "<|im_end|>"}, {"pad_token", "<pad>"}, {"unk_token", "<unk>"}}.dump(2) + "\n");
+                          Json{{"eos_token", renderer.format.end_of_turn()}, {"pad_token", "<pad>"}, {"unk_token", "<unk>"}}.dump(2) + "\n");
   }
   return Tokenizer::from_json(json, (sft_dir / "tokenizer.json").string());
 }

@@ -29,14 +29,27 @@ std::string last_part(const std::string& text, const std::string& separator) {
   return at == std::string::npos ? text : text.substr(at + separator.size());
 }
 
+// The ChatML family's turn markers: the only literals of the format.
+constexpr const char* kChatMlTurnStart = "<|im_start|>";
+constexpr const char* kChatMlTurnEnd = "<|im_end|>";
+
 }  // namespace
 
+ChatTemplate ChatTemplate::chatml() {
+  ChatTemplate chat;
+  chat.source_ = "built-in ChatML";
+  chat.family_ = "chatml";
+  chat.turn_start_ = kChatMlTurnStart;
+  chat.turn_end_ = kChatMlTurnEnd;
+  return chat;
+}
+
 ChatTemplate ChatTemplate::from_template_text(const std::string& template_text, const std::string& source) {
-  if (!contains(template_text, "<|im_start|>") || !contains(template_text, "<|im_end|>")) {
+  if (!contains(template_text, kChatMlTurnStart) || !contains(template_text, kChatMlTurnEnd)) {
     throw InputError(cat(source, ": the chat template is not of the ChatML family (<|im_start|> ... <|im_end|>); "
                          "grlm renders the Qwen2/2.5/3 templates only"));
   }
-  ChatTemplate chat;
+  ChatTemplate chat = chatml();
   chat.source_ = source;
   chat.splits_thinking_ = contains(template_text, "</think>");
   chat.has_thinking_switch_ = contains(template_text, "enable_thinking");
@@ -79,11 +92,12 @@ ChatTemplate ChatTemplate::load(const std::filesystem::path& path) {
 
 std::string ChatTemplate::render(const std::vector<ChatMessage>& messages, const ChatOptions& options) const {
   std::string out;
+  const std::string open = turn_start_, close = turn_end_ + "\n";
   const bool leading_system = !messages.empty() && messages[0].role == "system";
   if (leading_system) {
-    out += "<|im_start|>system\n" + messages[0].content + "<|im_end|>\n";
+    out += open + "system\n" + messages[0].content + close;
   } else if (default_system_) {
-    out += "<|im_start|>system\n" + *default_system_ + "<|im_end|>\n";
+    out += open + "system\n" + *default_system_ + close;
   }
   // The last real user turn: assistant turns after it keep their reasoning (Qwen3).
   size_t last_query = messages.empty() ? 0 : messages.size() - 1;
@@ -98,7 +112,7 @@ std::string ChatTemplate::render(const std::vector<ChatMessage>& messages, const
   for (size_t i = 0; i < messages.size(); ++i) {
     const ChatMessage& message = messages[i];
     if (message.role == "user" || (message.role == "system" && i > 0)) {
-      out += "<|im_start|>" + message.role + "\n" + message.content + "<|im_end|>\n";
+      out += open + message.role + "\n" + message.content + close;
     } else if (message.role == "assistant") {
       std::string content = message.content;
       std::string reasoning;
@@ -107,18 +121,18 @@ std::string ChatTemplate::render(const std::vector<ChatMessage>& messages, const
         reasoning = strip_newlines_left(last_part(strip_newlines_right(first_part(message.content, "</think>")), "<think>"));
       }
       if (splits_thinking_ && i > last_query && (i + 1 == messages.size() || !reasoning.empty())) {
-        out += "<|im_start|>assistant\n<think>\n" + strip_newlines_right(strip_newlines_left(reasoning)) +
+        out += open + "assistant\n<think>\n" + strip_newlines_right(strip_newlines_left(reasoning)) +
                "\n</think>\n\n" + strip_newlines_left(content);
       } else {
-        out += "<|im_start|>assistant\n" + content;
+        out += open + "assistant\n" + content;
       }
-      out += "<|im_end|>\n";
+      out += close;
     } else if (message.role != "system") {
       throw UsageError(cat(source_, ": chat role '", message.role, "' is not supported (system, user, assistant)"));
     }
   }
   if (options.add_generation_prompt) {
-    out += "<|im_start|>assistant\n";
+    out += open + "assistant\n";
     if (has_thinking_switch_ && options.enable_thinking.has_value() && !*options.enable_thinking) {
       out += "<think>\n\n</think>\n\n";
     }

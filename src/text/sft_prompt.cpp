@@ -14,8 +14,7 @@ SftPrompt SftPrompt::for_tokenizer_folder(const std::filesystem::path& folder) {
 
 std::string SftPrompt::prompt(const std::string& instruction, const std::string& input) const {
   const std::string user = input.empty() ? instruction : instruction + "\n" + input;
-  return chat_ ? chat_->render({{"user", user}}, {true, false})
-               : "<|im_start|>user\n" + user + "<|im_end|>\n<|im_start|>assistant\n";
+  return chat_.render({{"user", user}}, {true, false});
 }
 
 WordLevelSpec from_scratch_vocabulary(const std::vector<Tid>& tids) {

@@ -18,6 +18,7 @@
 #include "grlm/core/log.hpp"
 #include "grlm/data/text_file.hpp"
 #include "grlm/model/checkpoint.hpp"
+#include "grlm/text/sft_prompt.hpp"
 #include "grlm/text/tokenizer.hpp"
 #include "grlm/train/plan.hpp"
 #include "grlm/train/zero.hpp"
@@ -111,7 +112,11 @@ Transformer build_model(const TrainOptions& options, RunStore& store, const Trai
                  {"initializer_range", 0.02},
                  {"use_cache", true},
                  {"torch_dtype", dtype_name(dtype)}};
-  if (const auto eos = tokenizer.token_to_id("<|im_end|>")) config["eos_token_id"] = *eos;
+  // Generation ends where a trained answer ends: the chat format's end of turn, as build-sft
+  // rendered the samples (the tokenizer folder's chat template, or plain ChatML).
+  if (const auto eos = tokenizer.token_to_id(SftPrompt::for_tokenizer_folder(tokenizer_file.parent_path()).end_of_turn())) {
+    config["eos_token_id"] = *eos;
+  }
   if (const auto pad = tokenizer.token_to_id("<pad>")) config["pad_token_id"] = *pad;
   const ModelConfig model_config = ModelConfig::from_json(config, tokenizer_file.string() + " (from-scratch model)");
   return init_from_config(model_config, static_cast<uint64_t>(options.seed), dtype, device);

@@ -58,9 +58,19 @@ struct PipelineOptions {
   std::optional<std::string> only;
 };
 
+// What the driver did with a stage.
+enum class StageAction {
+  Disabled,  // the config makes it unnecessary
+  Skipped,   // complete and current
+  Ran,
+  Resumed,   // carried on from an interrupted run's work
+};
+// "disabled by config", "skipped (complete)", "ran", "resumed".
+const char* stage_action_name(StageAction action);
+
 struct StageOutcome {
   std::string name;
-  std::string action;  // "skipped (complete)", "ran", "resumed", "disabled"
+  StageAction action = StageAction::Ran;
   double seconds = 0;
 };
 

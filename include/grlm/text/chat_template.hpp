@@ -28,12 +28,23 @@ class ChatTemplate {
   // The "chat_template" of a tokenizer_config.json, or of a folder holding one (or a
   // chat_template.jinja beside it).
   static ChatTemplate load(const std::filesystem::path& path);
+  // Plain ChatML (no default system turn, no thinking): the format of models without a template
+  // of their own, e.g. the from-scratch word-level ones.
+  static ChatTemplate chatml();
+
+  // The markers that open and close a turn ("<|im_start|>", "<|im_end|>" in this family); a turn
+  // ends with end_of_turn() and a newline. A trained answer ends with end_of_turn(): it is the
+  // token generation stops at.
+  const std::string& start_of_turn() const { return turn_start_; }
+  const std::string& end_of_turn() const { return turn_end_; }
 
   std::string render(const std::vector<ChatMessage>& messages, const ChatOptions& options = {}) const;
   const std::string& family() const { return family_; }  // "qwen3", "qwen2.5", "qwen2", "chatml"
 
  private:
   std::string family_;
+  std::string turn_start_;
+  std::string turn_end_;
   std::optional<std::string> default_system_;  // system turn added when the first message is not one
   bool splits_thinking_ = false;               // assistant turns after the last user turn get a think block
   bool has_thinking_switch_ = false;           // template reads enable_thinking
