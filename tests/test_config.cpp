@@ -2,6 +2,12 @@
 #include <gtest/gtest.h>
 
 #include "grlm/core/config.hpp"
+#include "grlm/data/cf_neighbours.hpp"
+#include "grlm/data/sft_tasks.hpp"
+#include "grlm/model/chat_generator.hpp"
+#include "grlm/model/similarity.hpp"
+#include "grlm/model/tid_recommender.hpp"
+#include "grlm/text/lexical_embedder.hpp"
 #include "grlm/core/error.hpp"
 #include "test_support.hpp"
 
@@ -203,6 +209,43 @@ TEST(Config, RangesAndListChoicesOfTheGrlmSchemaNameKeyValueAndSource) {
   for (const ConfigKey& key : schema) {
     if (key.default_value.is_number()) EXPECT_TRUE(key.range.contains(key.default_value.get<double>())) << key.path;
   }
+}
+
+}  // namespace
+}  // namespace grlm
+
+namespace grlm {
+namespace {
+
+nlohmann::json schema_default(const std::string& path) {
+  for (const ConfigKey& key : grlm_config_schema()) {
+    if (key.path == path) return key.default_value;
+  }
+  ADD_FAILURE() << "no key " << path;
+  return nullptr;
+}
+
+// Stages fill these library options from the config (the schema is the source of a run's values);
+// the libraries' own defaults, for their other users (tools, tests), must not tell another story.
+TEST(ConfigSchema, LibraryDefaultsOfConfigBackedOptionsAgreeWithTheSchema) {
+  const RecommendOptions recommend;
+  EXPECT_EQ(recommend.num_beams, schema_default("evaluate.num_beams"));
+  EXPECT_EQ(recommend.num_return_sequences, schema_default("evaluate.num_return_sequences"));
+  EXPECT_EQ(recommend.max_new_tokens, schema_default("evaluate.max_new_tokens"));
+  EXPECT_EQ(recommend.batch_size, schema_default("evaluate.batch_size"));
+  const SimilarityOptions similarity;
+  EXPECT_EQ(similarity.k, schema_default("similar.k"));
+  EXPECT_EQ(similarity.dtype, schema_default("similar.dtype"));
+  const ChatGeneration chat;
+  EXPECT_EQ(chat.max_new_tokens, schema_default("extract.max_new_tokens"));
+  EXPECT_EQ(chat.batch_size, schema_default("extract.batch_size"));
+  const LexicalEmbedderOptions lexical;
+  EXPECT_EQ(lexical.dim, schema_default("embed.dim"));
+  EXPECT_EQ(static_cast<int64_t>(lexical.seed), schema_default("seed"));
+  const CfNeighbourOptions neighbours;
+  EXPECT_EQ(static_cast<int64_t>(neighbours.max_distance), schema_default("sft.cf_max_distance"));
+  const SequenceTaskOptions sequence;
+  EXPECT_EQ(static_cast<int64_t>(sequence.window), schema_default("sft.window"));
 }
 
 }  // namespace

@@ -12,9 +12,7 @@
 #include "grlm/stages/stages.hpp"
 #include "grlm/text/lexical_embedder.hpp"
 #include "grlm/text/tokenizer.hpp"
-#ifdef GRLM_HAVE_TORCH
 #include "grlm/model/text_encoder.hpp"
-#endif
 
 namespace grlm {
 namespace {
@@ -71,7 +69,6 @@ Encoder builtin_encoder(RunContext& context, const Dataset& data) {
           [embedder, texts_of](uint64_t first, uint64_t count) { return embedder->embed(texts_of(first, count)); }};
 }
 
-#ifdef GRLM_HAVE_TORCH
 // Token ids of `text`, at most `max_tokens`: the tokenizer's own suffix (Qwen3-Embedding's end
 // token, which last-token pooling reads) is kept when the text is cut.
 std::vector<int64_t> encode_text(const Tokenizer& tokenizer, const std::string& text, size_t max_tokens, size_t suffix) {
@@ -122,7 +119,6 @@ Encoder checkpoint_encoder(RunContext& context, const Dataset& data, const std::
             return vectors;
           }};
 }
-#endif
 
 }  // namespace
 
@@ -133,11 +129,7 @@ void run_embed(RunContext& context, const StageRun& run) {
   const uint64_t items = data.items.size();
   Encoder encoder;
   if (const std::optional<std::string> model = config.get_optional_string("embed.model")) {
-#ifdef GRLM_HAVE_TORCH
     encoder = checkpoint_encoder(context, data, *model);
-#else
-    throw UsageError("embed.model needs grlm built with libtorch");
-#endif
   } else {
     encoder = builtin_encoder(context, data);
   }

@@ -63,7 +63,6 @@ void check_evaluate_config(const Config& config, int /*world_size*/) {
 }
 
 void run_evaluate(RunContext& context, const StageRun& run) {
-#ifdef GRLM_HAVE_TORCH
   const Config& config = context.config;
   RunStore& store = context.store;
   Runtime& runtime = context.runtime;
@@ -189,9 +188,6 @@ void run_evaluate(RunContext& context, const StageRun& run) {
   store.set_attribute(group, "metrics", metrics.dump());
   log::info("evaluate: ", split, " users ", user_count, ", Recall@5 ", overall.recall_at(5), ", Recall@10 ", overall.recall_at(10),
             ", NDCG@10 ", overall.ndcg_at(10), "; ", artifacts::metrics_file(config).string());
-#else
-  throw NotBuiltError("stage 'evaluate' needs libtorch: rebuild grlm with -DGRLM_WITH_TORCH=ON");
-#endif
 }
 
 }  // namespace grlm

@@ -23,9 +23,7 @@
 #include "grlm/text/keyword_extractor.hpp"
 #include "grlm/text/tid_answer.hpp"
 #include "grlm/text/tokenizer.hpp"
-#ifdef GRLM_HAVE_TORCH
 #include "grlm/model/chat_generator.hpp"
-#endif
 
 namespace grlm {
 namespace {
@@ -130,7 +128,6 @@ std::vector<Record> builtin_records(RunContext& context, const Dataset& data, co
 
 // ---------------------------------------------------------------- LLM extraction
 
-#ifdef GRLM_HAVE_TORCH
 std::string prompt_template(const Config& config) {
   if (const auto file = config.get_optional_string("extract.prompt")) {
     std::string text = read_file_bytes(*file);
@@ -293,7 +290,6 @@ std::vector<Record> llm_records(RunContext& context, const StageRun& run, const 
   if (context.runtime.rank() != 0) records.clear();
   return records;
 }
-#endif
 
 // ---------------------------------------------------------------- report and exports
 
@@ -390,12 +386,8 @@ void run_extract(RunContext& context, const StageRun& run) {
   std::string extractor;
   Json notes = Json::object();
   if (const auto model = config.get_optional_string("extract.model")) {
-#ifdef GRLM_HAVE_TORCH
     records = llm_records(context, run, data, similar, shown, *model, notes);
     extractor = "checkpoint " + *model;
-#else
-    throw UsageError("extract.model needs grlm built with libtorch");
-#endif
   } else {
     records = builtin_records(context, data, similar, shown);
     extractor = "built-in keyword extractor";

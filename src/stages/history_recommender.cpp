@@ -5,13 +5,10 @@
 #include "grlm/eval/grounding.hpp"
 #include "grlm/stages/artifacts.hpp"
 #include "grlm/text/sft_prompt.hpp"
-#ifdef GRLM_HAVE_TORCH
 #include "grlm/model/tid_recommender.hpp"
-#endif
 
 namespace grlm {
 
-#ifdef GRLM_HAVE_TORCH
 struct HistoryRecommender::Model {
   std::unique_ptr<TidRecommender> recommender;
   SftPrompt format;
@@ -30,9 +27,6 @@ std::vector<std::array<std::string, 5>> valid_tids_by_item(const Dataset& datase
 }
 
 }  // namespace
-#else
-struct HistoryRecommender::Model {};
-#endif
 
 HistoryRecommender::HistoryRecommender(const Config& config, const Dataset& dataset,
                                        const std::filesystem::path& model_folder, const Device& device)
@@ -41,7 +35,6 @@ HistoryRecommender::HistoryRecommender(const Config& config, const Dataset& data
       window_items_(static_cast<size_t>(std::max<int64_t>(1, config.get_int("sft.window") - 2))),
       constrained_(config.get_bool("evaluate.constrained")),
       exclude_seen_(config.get_bool("evaluate.exclude_seen")) {
-#ifdef GRLM_HAVE_TORCH
   if (!dataset.tids) throw Error("internal: the recommender needs the dataset's TIDs");
   if (!std::filesystem::exists(model_folder / "config.json")) {
     throw InputError(cat("no model in ", model_folder.string(),
@@ -59,41 +52,26 @@ HistoryRecommender::HistoryRecommender(const Config& config, const Dataset& data
   options.num_return_sequences = config.get_int("evaluate.num_return_sequences");
   options.max_new_tokens = config.get_int("evaluate.max_new_tokens");
   options.batch_size = config.get_int("evaluate.batch_size");
-#else
-  (void)model_folder;
-  (void)device;
-  throw NotBuiltError("recommending needs libtorch: rebuild grlm with -DGRLM_WITH_TORCH=ON");
-#endif
 }
 
 HistoryRecommender::~HistoryRecommender() = default;
 
 void HistoryRecommender::return_at_least(int64_t count) {
-#ifdef GRLM_HAVE_TORCH
   RecommendOptions& options = model_->options;
   options.num_return_sequences = std::min(options.num_beams, std::max(options.num_return_sequences, count));
-#else
-  (void)count;
-#endif
 }
 
 std::string HistoryRecommender::prompt(const std::vector<ItemIndex>& window) const {
-#ifdef GRLM_HAVE_TORCH
   if (window.empty()) throw Error("internal: a prompt needs at least one item");
   std::string text = model_->format.prompt(instruction_, item_line(dataset_, window.front()));
   for (size_t i = 1; i < window.size(); ++i) text += item_line(dataset_, window[i]);
   return text + "Item text ID:";
-#else
-  (void)window;
-  return {};
-#endif
 }
 
 std::vector<Recommendation> HistoryRecommender::recommend(const std::vector<std::string>& prompts,
                                                           const std::vector<std::unordered_set<uint32_t>>& seen,
                                                           size_t list_size) const {
   std::vector<Recommendation> recommendations(prompts.size());
-#ifdef GRLM_HAVE_TORCH
   if (prompts.empty()) return recommendations;
   if (!seen.empty() && seen.size() != prompts.size()) throw Error("internal: one seen set per prompt");
   const std::unordered_set<uint32_t> none;
@@ -116,10 +94,6 @@ std::vector<Recommendation> HistoryRecommender::recommend(const std::vector<std:
     recommendation.items.assign(ranked.begin(), ranked.end());
     recommendation.scores = model_->grounder.exact_scores(ranked, recommendation.generated, text_scores);
   }
-#else
-  (void)seen;
-  (void)list_size;
-#endif
   return recommendations;
 }
 

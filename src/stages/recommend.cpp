@@ -266,7 +266,6 @@ Lists recommend_in_chunks(Runtime& runtime, const Config& config, const HistoryR
 }  // namespace
 
 int run_recommend(Runtime& runtime, const Config& config, const Device& device, const RecommendRequestOptions& options) {
-#ifdef GRLM_HAVE_TORCH
   const fs::path input = options.input, output = options.output;
   const auto k = static_cast<size_t>(options.k);
   const bool h5_output = output.extension() == ".h5" || output.extension() == ".hdf5";
@@ -362,13 +361,6 @@ int run_recommend(Runtime& runtime, const Config& config, const Device& device, 
   for (const UserRequest& request : prompted) answered += request.prompt.empty() ? 0 : 1;
   log::info("recommend: ", answered, " of ", users, " user(s) got recommendations; ", output.string());
   return kExitOk;
-#else
-  (void)runtime;
-  (void)config;
-  (void)device;
-  (void)options;
-  throw NotBuiltError("grlm recommend needs libtorch: rebuild grlm with -DGRLM_WITH_TORCH=ON");
-#endif
 }
 
 }  // namespace grlm

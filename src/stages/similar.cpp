@@ -13,14 +13,11 @@
 #include "grlm/core/log.hpp"
 #include "grlm/stages/artifacts.hpp"
 #include "grlm/stages/stages.hpp"
-#ifdef GRLM_HAVE_TORCH
 #include "grlm/model/similarity.hpp"
-#endif
 
 namespace grlm {
 namespace {
 
-#ifdef GRLM_HAVE_TORCH
 // k clamped to the rows there are; one row has no neighbours at all.
 int64_t usable_k(int64_t k, uint64_t rows, const std::string& source) {
   if (rows < 2) throw InputError(cat(source, ": ", rows, " row(s): similarity search needs at least 2"));
@@ -102,12 +99,10 @@ void write_reference_json(RunStore& store, const std::string& group, const std::
   out.close();  // a full disk shows when the buffer is written out
   if (!out) throw Error(cat("cannot write ", file.string(), ": ", std::strerror(errno)));
 }
-#endif
 
 }  // namespace
 
 void run_similar(RunContext& context, const StageRun& run) {
-#ifdef GRLM_HAVE_TORCH
   const Config& config = context.config;
   const SearchResult result = search(context.runtime, context.store, artifacts::kEmbedVectors, config.get_int("similar.k"),
                                      config.get_string("similar.dtype"), context.device, context.store.file_path().string());
@@ -121,13 +116,9 @@ void run_similar(RunContext& context, const StageRun& run) {
     log::info("similar: wrote ", file.string());
   }
   log::info("similar: top-", result.lists.k, " neighbours of ", rows, " items");
-#else
-  throw UsageError("stage similar needs grlm built with libtorch");
-#endif
 }
 
 int run_similar_standalone(Runtime& runtime, const SimilarStandaloneOptions& options) {
-#ifdef GRLM_HAVE_TORCH
   const size_t colon = options.vectors.rfind(":/");
   if (colon == std::string::npos) throw UsageError(cat("--vectors must be FILE.h5:/DATASET, got '", options.vectors, "'"));
   const std::string file = options.vectors.substr(0, colon);
@@ -145,9 +136,6 @@ int run_similar_standalone(Runtime& runtime, const SimilarStandaloneOptions& opt
   output.flush();
   log::info("similar: top-", result.lists.k, " neighbours of ", rows, " rows written to ", options.output, " (ids, scores)");
   return 0;
-#else
-  throw UsageError("grlm similar needs grlm built with libtorch");
-#endif
 }
 
 }  // namespace grlm

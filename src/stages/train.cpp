@@ -5,9 +5,7 @@
 #include "grlm/core/log.hpp"
 #include "grlm/stages/artifacts.hpp"
 #include "grlm/stages/stages.hpp"
-#ifdef GRLM_HAVE_TORCH
 #include "grlm/train/trainer.hpp"
-#endif
 
 namespace grlm {
 
@@ -31,7 +29,6 @@ void check_train_config(const Config& config, int world_size) {
 }
 
 void run_train(RunContext& context, const StageRun& run) {
-#ifdef GRLM_HAVE_TORCH
   const TrainOptions options = TrainOptions::from_config(context.config);
   const Config& config = context.config;
   const TrainerPaths paths{artifacts::kSftGroup, artifacts::kSftTokenizerAttribute, artifacts::train_dir(config).string(),
@@ -40,9 +37,6 @@ void run_train(RunContext& context, const StageRun& run) {
   context.store.set_attribute("/" + run.name, "summary", summary.dump());
   log::info("train: ", summary.at("steps"), " steps, loss ", summary.at("first_loss"), " -> ", summary.at("final_loss"),
             summary.at("model").is_string() ? cat("; model exported to ", summary.at("model").get<std::string>()) : std::string());
-#else
-  throw NotBuiltError("stage 'train' needs libtorch: rebuild grlm with -DGRLM_WITH_TORCH=ON");
-#endif
 }
 
 }  // namespace grlm
