@@ -104,6 +104,9 @@ TEST(AddedStage, RunsAfterItsUpstreamAndIsSkippedAndRecomputedLikeTheOthers) {
   for (double norm : scaled.norms) EXPECT_NEAR(norm, 2.0, 1e-5);
   // An upstream change reruns the new stage too.
   EXPECT_EQ(run_until_norms(dir, {"norms.scale=2", "embed.dim=32"}).actions, (std::vector<std::string>{"embed:ran", "norms:ran"}));
+  // The seed draws the built-in embedder's projection: it is part of embed's result.
+  EXPECT_EQ(run_until_norms(dir, {"norms.scale=2", "embed.dim=32", "seed=7"}).actions,
+            (std::vector<std::string>{"embed:ran", "norms:ran"}));
 }
 
 }  // namespace

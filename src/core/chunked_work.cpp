@@ -4,6 +4,7 @@
 #include <numeric>
 
 #include "grlm/core/error.hpp"
+#include "grlm/core/log.hpp"
 #include "grlm/core/progress.hpp"
 #include "grlm/core/runtime.hpp"
 #include "grlm/core/work_queue.hpp"
@@ -65,6 +66,7 @@ std::vector<std::vector<uint64_t>> ChunkedWork::deal(const Dealing& dealing, int
 }
 
 void ChunkedWork::run(const Dealing& dealing, const ProgressLine& line, const Work& work) {
+  if (chunks_done() > 0) log::info(line.label, ": resuming, ", chunks_done(), " of ", num_chunks(), " chunks already done");
   if (dealing.kind == Dealing::Kind::WorkQueue) {
     run_queue(line, work);
   } else {

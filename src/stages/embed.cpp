@@ -142,7 +142,6 @@ void run_embed(RunContext& context, const StageRun& run) {
   ChunkedWork work(context.runtime, store, run.name, items, static_cast<uint64_t>(config.get_int("embed.chunk_items")));
   log::info("embed: ", items, " items with the ", encoder.kind, " (", encoder.dim, " dimensions), ", work.num_chunks(),
             " chunks over ", context.runtime.world_size(), " ranks");
-  if (run.resumed) log::info("embed: resuming, ", work.chunks_done(), " of ", work.num_chunks(), " chunks already done");
   // Chunks dealt by text size, a proxy of tokens.
   std::vector<uint64_t> text_bytes(work.num_chunks(), 0);
   for (uint64_t c = 0; c < work.num_chunks(); ++c) {

@@ -109,7 +109,6 @@ void run_evaluate(RunContext& context, const StageRun& run) {
   const fs::path out_dir = artifacts::evaluate_dir(config);
   if (runtime.is_root()) fs::create_directories(out_dir / "chunks");
   runtime.world().barrier();
-  if (run.resumed) log::info("evaluate: resuming, ", work.chunks_done(), " of ", work.num_chunks(), " chunks done");
   const auto evaluate_chunk = [&](const std::optional<WorkChunk>& chunk) {
     std::vector<int64_t> ranked_rows;
     std::vector<int64_t> hits;

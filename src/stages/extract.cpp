@@ -263,7 +263,6 @@ std::vector<Record> llm_records(RunContext& context, const StageRun& run, const 
   const std::string records_path = "/" + run.name + "/_records";
   if (!store.exists(records_path)) store.create_dataset(records_path, {items, kRecordBytes}, DType::UInt8);
   ChunkedWork work(context.runtime, store, run.name, items, static_cast<uint64_t>(config.get_int("extract.chunk_items")));
-  if (run.resumed) log::info("extract: resuming, ", work.chunks_done(), " of ", work.num_chunks(), " chunks already done");
   const auto answer_chunk = [&](const std::optional<WorkChunk>& next) {
     const WorkChunk& chunk = *next;  // a work queue hands out chunks only
     std::vector<std::vector<ChatMessage>> conversations;
@@ -358,7 +357,9 @@ void write_json_file(const std::filesystem::path& file, const Json& json) {
   if (!out) throw Error(cat("cannot write ", file.string(), ": ", std::strerror(errno)));
 }
 
-void export_tids(const Dataset& data, const std::vector<Record>& records, const std::filesystem::path& folder) {
+// The reference's exports for users: item_id2tid.json (artifacts::extracted_tids_file) and
+// tid2item_id.json beside it.
+void export_tids(const Dataset& data, const std::vector<Record>& records, const std::filesystem::path& item_to_tid_file) {
   Json item_to_tid = Json::object();
   Json tid_to_items = Json::object();
   for (size_t i = 0; i < records.size(); ++i) {
@@ -369,8 +370,8 @@ void export_tids(const Dataset& data, const std::vector<Record>& records, const 
     for (size_t p = 0; p < 5; ++p) key += (p ? "," : "") + records[i].words[p];
     tid_to_items[key].push_back(id);
   }
-  write_json_file(folder / "item_id2tid.json", item_to_tid);
-  write_json_file(folder / "tid2item_id.json", tid_to_items);
+  write_json_file(item_to_tid_file, item_to_tid);
+  write_json_file(item_to_tid_file.parent_path() / "tid2item_id.json", tid_to_items);
 }
 
 }  // namespace
@@ -408,7 +409,7 @@ void run_extract(RunContext& context, const StageRun& run) {
       attempts.push_back(record.attempts);
     }
     const std::filesystem::path folder = artifacts::extract_dir(config);
-    export_tids(data, records, folder);
+    export_tids(data, records, artifacts::extracted_tids_file(config));
     write_json_file(folder / "report.json", report);
   }
   RunStore& store = context.store;

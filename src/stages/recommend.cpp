@@ -215,7 +215,7 @@ Lists recommend_in_chunks(Runtime& runtime, const Config& config, const HistoryR
                           size_t k, int64_t chunk_size) {
   const uint64_t users = prompted.size();
   RunStore store(runtime, partial, RunStore::FileMode::OpenOrCreate);
-  const bool resumed = store.start_stage(kGroup, hash, /*resume=*/true);
+  if (store.start_stage(kGroup, hash, /*resume=*/true)) log::info("recommend: carrying on from ", partial.string());
   const std::string group = std::string("/") + kGroup;
   ChunkedWork work(runtime, store, kGroup, users, static_cast<uint64_t>(std::max<int64_t>(1, chunk_size)));
   if (!store.exists(group + "/items")) {
@@ -227,7 +227,6 @@ Lists recommend_in_chunks(Runtime& runtime, const Config& config, const HistoryR
     const WorkChunk chunk = work.chunk(c);
     for (uint64_t u = chunk.first; u < chunk.first + chunk.count; ++u) prompt_bytes[c] += prompted[u].prompt.size();
   }
-  if (resumed) log::info("recommend: resuming ", partial.string(), ", ", work.chunks_done(), " of ", work.num_chunks(), " chunks done");
   const auto recommend_chunk = [&](const std::optional<WorkChunk>& chunk) {
     std::vector<int64_t> item_rows;
     std::vector<double> score_rows;

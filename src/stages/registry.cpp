@@ -17,12 +17,12 @@ std::vector<std::string> hashed_keys(const std::string& group, std::vector<std::
 
 Pipeline grlm_pipeline() {
   return Pipeline({
-      {"embed", "embed every catalog item's text into an L2-normalised vector", {}, hashed_keys("embed"),
+      {"embed", "embed every catalog item's text into an L2-normalised vector", {}, hashed_keys("embed", {"seed"}),
        {"data.catalog", "embed.model"}, 1, needs_tid_extraction, run_embed},
       {"similar", "exact top-k most similar items by cosine similarity", {"embed"}, hashed_keys("similar"), {}, 1,
        needs_tid_extraction, run_similar, /*resumes=*/false},
       {"extract", "five-word Term IDs per item from an LLM (or the built-in extractor)", {"similar"},
-       hashed_keys("extract"), {"data.catalog", "extract.model", "extract.prompt"}, 1, needs_tid_extraction, run_extract},
+       hashed_keys("extract", {"seed"}), {"data.catalog", "extract.model", "extract.prompt"}, 1, needs_tid_extraction, run_extract},
       {"build-sft", "the three instruction tasks, tokenized for training", {"extract"}, hashed_keys("sft", {"seed"}),
        // format 2: the word-level tokenizer's phrase tokens ("Item text ID:", "Title: None.")
        {"data.catalog", "data.interactions", "data.tids", "data.neighbours", "sft.prompts", "sft.tokenizer"}, 2,

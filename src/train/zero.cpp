@@ -124,7 +124,8 @@ using Accumulators = std::vector<decltype(torch::autograd::impl::grad_accumulato
 
 ZeroOptimizer::ZeroOptimizer(Transformer& model, Communicator& comm, const ZeroOptions& options)
     : model_(model), comm_(comm), options_(options) {
-  if (options.stage != 1 && options.stage != 2) throw UsageError(cat("train.zero_stage must be 1 or 2, not ", options.stage));
+  // The config's train.zero_stage is checked by the schema; this guards the library's other callers.
+  if (options.stage != 1 && options.stage != 2) throw Error(cat("ZeRO stage must be 1 or 2, not ", options.stage));
   const auto storage = model.storage_tensors();
   std::vector<std::pair<std::string, int64_t>> sizes;
   for (const auto& [name, tensor] : storage) sizes.emplace_back(name, tensor.numel());

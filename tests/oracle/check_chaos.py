@@ -87,7 +87,8 @@ def outputs_equal(reference, run_dir):
 
 
 def stage_of(log):
-    started = [line.split("stage ")[1].split(":")[0] for line in log.splitlines() if ": starting" in line or "resuming" in line]
+    started = [line.split("stage ")[1].split(":")[0] for line in log.splitlines()
+               if "stage " in line and (": starting" in line or "resuming" in line)]
     return started[-1] if started else "before any stage"
 
 

@@ -67,7 +67,8 @@ class ChunkedWork {
   using Work = std::function<void(const std::optional<WorkChunk>& chunk)>;
 
   // Collective: runs every pending chunk by `dealing`, commits each as done after its rows are
-  // written, shows the progress on rank 0, and stops (Interrupted) on a signal at the next round.
+  // written, shows the progress on rank 0 (and what a resume found done), and stops (Interrupted)
+  // on a signal at the next round.
   void run(const Dealing& dealing, const ProgressLine& progress, const Work& work);
 
   // Called on every rank after each commit with the chunks done so far (collective dealings: on
