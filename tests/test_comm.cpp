@@ -17,6 +17,17 @@ namespace {
 
 Communicator& comm() { return test::runtime().world(); }
 
+TEST(World, SummaryNamesEachHostWithItsRanks) {
+  EXPECT_EQ(world_summary({"node1", "node1", "node2", "node2"}), "4 ranks on 2 nodes (node1: 0,1; node2: 2,3)");
+  EXPECT_EQ(world_summary({"a"}), "1 rank on 1 node (a: 0)");
+  EXPECT_EQ(world_summary({"a", "b", "a", "a", "a", "b"}), "6 ranks on 2 nodes (a: 0,2-4; b: 1,5)");
+  EXPECT_EQ(world_summary({"a", "a", "a", "a", "b", "a"}), "6 ranks on 2 nodes (a: 0-3,5; b: 4)");
+  // On this job: every rank on one host (the tests run on one machine).
+  const std::string world = describe_world(test::runtime());
+  EXPECT_NE(world.find(cat(test::runtime().world_size(), test::runtime().world_size() == 1 ? " rank on 1 node (" : " ranks on 1 node (")),
+            std::string::npos) << world;
+}
+
 TEST(WorkQueue, EveryItemIsTakenExactlyOnceAcrossRanks) {
   Communicator& comm = test::runtime().world();
   constexpr uint64_t kItems = 1000;

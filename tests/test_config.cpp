@@ -207,7 +207,9 @@ TEST(Config, RangesAndListChoicesOfTheGrlmSchemaNameKeyValueAndSource) {
   EXPECT_NE(error_of([&] { Config::load(schema, huge, {}); }).find("not valid JSON"), std::string::npos);
   // Every default is inside its own range and choices.
   for (const ConfigKey& key : schema) {
-    if (key.default_value.is_number()) EXPECT_TRUE(key.range.contains(key.default_value.get<double>())) << key.path;
+    if (key.default_value.is_number()) {
+      EXPECT_TRUE(key.range.contains(key.default_value.get<double>())) << key.path;
+    }
   }
 }
 

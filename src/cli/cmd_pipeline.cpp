@@ -59,9 +59,7 @@ int run_pipeline(Runtime& runtime, const po::variables_map& values, PipelineOpti
   const Config config = config_from(values);
   log::init(runtime.rank(), log::parse_level(config.get_string("log.level")));
   const Device device = rank_device(runtime, config.get_string("device"));
-  log::info("grlm ", GRLM_VERSION, ": ", runtime.world_size(), " rank(s), config ", config.source(), ", run_dir ",
-            config.get_string("run_dir"));
-  log::info_all("rank ", runtime.rank(), " on ", runtime.info().host, " uses ", device.description);
+  log::info("grlm ", GRLM_VERSION, ": config ", config.source(), ", run_dir ", config.get_string("run_dir"));
   try {
     // Every rank checks the inputs up front, so a bad file fails in seconds, before any stage.
     load_dataset_once(config);

@@ -8,6 +8,7 @@
 
 #include "grlm/core/device.hpp"
 #include "grlm/core/error.hpp"
+#include "grlm/core/log.hpp"
 #ifdef GRLM_HAVE_TORCH
 #include "grlm/model/torch_info.hpp"
 #endif
@@ -50,11 +51,17 @@ po::options_description config_options() {
 }
 
 Device rank_device(Runtime& runtime, const std::string& device_setting) {
+  const std::string world = describe_world(runtime);
+  log::info("world: ", world);
+  Device device;
   try {
-    return select_device(device_setting, runtime.info());
+    device = select_device(device_setting, runtime.info());
   } catch (const UsageError& error) {
     throw Error(cat(error.what(), " (rank ", runtime.rank(), " on ", runtime.info().host, ")"));
   }
+  log::info_all("rank ", runtime.rank(), " on ", runtime.info().host, " (local rank ", runtime.info().local_rank, " of ",
+                runtime.info().local_size, ") uses ", device.description);
+  return device;
 }
 
 std::string version_text() {

@@ -31,8 +31,9 @@ const std::vector<Command>& commands();
 // Options shared by `run` and the stage commands (config, overrides, device, log level).
 po::options_description config_options();
 
-// This rank's device for the config's `device`. A node without a usable GPU may be alone in
-// that: its error ends the job from this rank (naming rank and host), not collectively.
+// Collective: logs the world (ranks per host) on rank 0, then picks this rank's device for the
+// config's `device` by its node-local rank and logs it on every rank. A node without a usable GPU
+// may be alone in that: its error ends the job from this rank (naming rank and host).
 Device rank_device(Runtime& runtime, const std::string& device_setting);
 
 // `grlm synth`, `grlm inspect`, pipeline and stage commands, tools not built yet.

@@ -1,5 +1,7 @@
 #include "grlm/core/runtime.hpp"
 
+#include <algorithm>
+
 #include <mpi.h>
 
 #include <atomic>
@@ -48,6 +50,34 @@ RankInfo query_rank_info() {
 }
 
 }  // namespace
+
+std::string world_summary(const std::vector<std::string>& host_of_rank) {
+  std::vector<std::pair<std::string, std::vector<int>>> hosts;
+  for (size_t rank = 0; rank < host_of_rank.size(); ++rank) {
+    auto found = std::find_if(hosts.begin(), hosts.end(), [&](const auto& entry) { return entry.first == host_of_rank[rank]; });
+    if (found == hosts.end()) found = hosts.insert(hosts.end(), {host_of_rank[rank], {}});
+    found->second.push_back(static_cast<int>(rank));
+  }
+  std::string text = cat(host_of_rank.size(), host_of_rank.size() == 1 ? " rank" : " ranks", " on ", hosts.size(),
+                         hosts.size() == 1 ? " node (" : " nodes (");
+  for (size_t h = 0; h < hosts.size(); ++h) {
+    const std::vector<int>& ranks = hosts[h].second;
+    if (h > 0) text.append("; ");
+    text.append(hosts[h].first).append(": ");
+    for (size_t i = 0; i < ranks.size();) {
+      size_t end = i;
+      while (end + 1 < ranks.size() && ranks[end + 1] == ranks[end] + 1) ++end;
+      if (i > 0) text.append(",");
+      text.append(std::to_string(ranks[i]));
+      if (end - i >= 2) text.append("-").append(std::to_string(ranks[end]));
+      if (end - i == 1) text.append(",").append(std::to_string(ranks[end]));
+      i = end + 1;
+    }
+  }
+  return text + ")";
+}
+
+std::string describe_world(Runtime& runtime) { return world_summary(all_gather_bytes(runtime.world(), runtime.info().host)); }
 
 Runtime::Runtime(int& argc, char**& argv) {
   int provided = 0;

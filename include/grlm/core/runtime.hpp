@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "grlm/core/comm.hpp"
 
@@ -51,6 +52,12 @@ class Runtime {
   std::unique_ptr<Communicator> world_;
   bool finalized_ = false;
 };
+
+// "4 ranks on 2 nodes (node1: 0,1; node2: 2,3)": the hosts in order of their first rank, each
+// with its ranks (runs of three or more as "a-b"). `host_of_rank[r]` is rank r's host.
+std::string world_summary(const std::vector<std::string>& host_of_rank);
+// Collective: world_summary of this job.
+std::string describe_world(Runtime& runtime);
 
 // Runs `body` under grlm's error policy and returns the process exit code. Errors every rank
 // raises at the same point (UsageError, NotBuiltError, CollectiveFailure, Interrupted) end the
