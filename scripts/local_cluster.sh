@@ -124,6 +124,8 @@ up() {
     env_lines
     return
   fi
+  ip link show "$BRIDGE" > /dev/null 2>&1 &&
+    die "a local cluster made with another GRLM_CLUSTER_DIR is up ($BRIDGE exists): 'down' it with that GRLM_CLUSTER_DIR first"
   command -v slurmctld > /dev/null && command -v munged > /dev/null || {
     export DEBIAN_FRONTEND=noninteractive
     apt-get install -y -q slurm-wlm munge > /dev/null 2>&1 || { apt-get update -qq && apt-get install -y -q slurm-wlm munge > /dev/null; }
@@ -179,6 +181,7 @@ down() {
   for pid_file in "$DIR"/slurmd.*.pid "$DIR/slurmctld.pid"; do
     [ -f "$pid_file" ] && kill "$(cat "$pid_file")" 2> /dev/null || true
   done
+  pkill -f "slurmctld -f $DIR/slurm.conf" 2> /dev/null || true
   for ns in $(ip netns list 2> /dev/null | awk '$1 ~ /^grlm-node[0-9]+$/ {print $1}'); do
     for pid in $(ip netns pids "$ns" 2> /dev/null); do kill -9 "$pid" 2> /dev/null || true; done
     ip netns delete "$ns" 2> /dev/null || true
