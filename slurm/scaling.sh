@@ -6,7 +6,8 @@
 #   slurm/scaling.sh configs/beauty-qwen3-4b.json /shared/scaling "1x8 2x8 4x8 8x8"
 #
 # SBATCH_EXTRA adds sbatch options to every job (e.g. "--partition=gpu --time=12:00:00").
-# The table is also written to BASE_DIR/scaling.tsv.
+# The table is also written to BASE_DIR/scaling.tsv, then one table per stage (seconds, speed-up
+# over the first shape, efficiency = speed-up / rank ratio) to BASE_DIR/scaling-per-stage.txt.
 set -euo pipefail
 CONFIG="${1:?usage: slurm/scaling.sh CONFIG BASE_DIR \"NODESxTASKS ...\" [grlm run options]}"
 BASE="${2:?base directory for the runs (shared filesystem)}"
@@ -40,3 +41,24 @@ for shape in $SHAPES; do
 done
 mv "$BASE/scaling.tsv.partial" "$BASE/scaling.tsv"
 column -t -s $'\t' "$BASE/scaling.tsv"
+# Then one table per stage: time, speed-up over the first shape, efficiency (speed-up / rank ratio).
+python3 - "$BASE/scaling.tsv" <<'PY' | tee "$BASE/scaling-per-stage.txt"
+import sys
+rows = [line.rstrip("\n").split("\t") for line in open(sys.argv[1])]
+header, rows = rows[0], rows[1:]
+def ranks(shape):
+    nodes, tasks = shape.strip().split("x")
+    return int(nodes) * int(tasks)
+for column, stage in enumerate(header[1:-1], start=1):
+    base = next((r for r in rows if r[column] not in ("-", "")), None)
+    if base is None:
+        continue
+    print(f"\n{stage}\n{'shape':<8} {'ranks':>5} {'seconds':>9} {'speed-up':>9} {'efficiency':>10}")
+    for r in rows:
+        if r[column] in ("-", "") or float(r[column]) <= 0:
+            print(f"{r[0].strip():<8} {ranks(r[0]):>5} {'-':>9}")
+            continue
+        speedup = float(base[column]) / float(r[column])
+        efficiency = speedup / (ranks(r[0]) / ranks(base[0]))
+        print(f"{r[0].strip():<8} {ranks(r[0]):>5} {float(r[column]):>9.2f} {speedup:>9.2f} {efficiency:>10.2f}")
+PY

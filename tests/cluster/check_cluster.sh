@@ -118,10 +118,16 @@ on_one_node 4 "$S/run-1x4" "$S/run-1x4.log" || fail "pipeline on 1 x 4"
 same_results "$S/run-2x2" "$S/run-1x4" || fail "2 nodes x 2 ranks differs from 1 node x 4 ranks"
 echo "demo on 2 nodes x 2 ranks: same metrics.json and weights as 1 node x 4 ranks"
 on_one_node 1 "$S/run-1x1" "$S/run-1x1.log" || fail "pipeline on 1 rank"
-if same_results "$S/run-2x2" "$S/run-1x1" > "$S/one-rank.txt"; then
-  echo "1 rank: same metrics.json and weights as well"
+# One rank sums each step's gradients in another order than four (float64 rounding): the weights
+# may differ in their last bits; the metrics are expected equal (a near-tie could flip a rank).
+if python3 -c "
+import json, sys
+a, b = (json.load(open(f'{d}/metrics.json')) for d in sys.argv[1:3]); a.pop('model'); b.pop('model'); sys.exit(a != b)
+" "$S/run-2x2" "$S/run-1x1"; then
+  weights="weights $(cmp -s "$S/run-2x2/model/model.safetensors" "$S/run-1x1/model/model.safetensors" && echo identical || echo "differ in rounding")"
+  echo "1 rank: same metrics.json as 2 nodes x 2 ranks ($weights)"
 else
-  echo "1 rank: $(head -1 "$S/one-rank.txt") (the gradient sum's order depends on the world size; see PERFORMANCE.md)"
+  fail "1 rank: metrics.json differs from 2 nodes x 2 ranks"
 fi
 
 # ---------------------------------------------------------------- a node killed during similar and evaluate
