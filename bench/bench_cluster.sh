@@ -17,8 +17,9 @@ export GRLM_CLUSTER_DIR="$OUT/cluster" GRLM
 "$CLUSTER" down > /dev/null 2>&1 || true
 rm -rf "$OUT" && mkdir -p "$OUT"
 trap '"$CLUSTER" down > /dev/null 2>&1 || true' EXIT
-eval "$("$CLUSTER" up 4 2> /dev/null)"
-"$GRLM" synth --items 4000 --users 3000 --seed 42 --out "$OUT/data" > /dev/null
+cluster_env="$("$CLUSTER" up 4)" || { echo "the local cluster did not come up"; exit 1; }
+eval "$cluster_env"
+"$GRLM" synth --items 20000 --users 3000 --seed 42 --out "$OUT/data" > /dev/null
 cat > "$OUT/config.json" <<CONF
 {"data": {"catalog": "$OUT/data/catalog.json", "interactions": "$OUT/data/interactions.txt"},
  "train": {"arch": {"hidden_size": 128, "layers": 2, "heads": 4, "kv_heads": 2, "intermediate_size": 384, "head_dim": 32},

@@ -27,6 +27,9 @@ BRIDGE=grlmbr0
 SUBNET=198.51.100
 HOST_ADDR="$SUBNET.254"
 NODE_TMP=/var/tmp/grlm-cluster-node  # each node's private TmpFS (a bind mount in its own mount namespace)
+# CPUs each node offers Slurm (the nodes share the machine's cores): at least 4, so that a sweep
+# can place 4 ranks on one node to compare with 4 nodes.
+CPUS="${GRLM_CLUSTER_CPUS:-$(( $(nproc) > 4 ? $(nproc) : 4 ))}"
 
 die() { echo "local_cluster: $*" >&2; exit 1; }
 need_root() { [ "$(id -u)" -eq 0 ] || die "needs root (network namespaces, veth, bridge)"; }
@@ -70,6 +73,7 @@ SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 MpiDefault=none
 ReturnToService=2
+SlurmdParameters=config_overrides
 SlurmdTimeout=10
 MessageTimeout=5
 KillWait=5
@@ -83,7 +87,7 @@ SlurmctldLogFile=$DIR/log/slurmctld.log
 SlurmdLogFile=$DIR/log/slurmd.%n.log
 CONF
     for i in $(seq "$count"); do
-      echo "NodeName=node$i NodeAddr=$SUBNET.$i NodeHostname=node$i CPUs=$(nproc) State=UNKNOWN"
+      echo "NodeName=node$i NodeAddr=$SUBNET.$i NodeHostname=node$i CPUs=$CPUS State=UNKNOWN"
     done
     echo "PartitionName=grlm Nodes=ALL Default=YES MaxTime=INFINITE State=UP"
   } > "$DIR/slurm.conf"
@@ -131,7 +135,7 @@ up() {
     apt-get install -y -q slurm-wlm munge > /dev/null 2>&1 || { apt-get update -qq && apt-get install -y -q slurm-wlm munge > /dev/null; }
   }
   mkdir -p "$DIR"
-  trap 'echo "local_cluster: up failed, cleaning up" >&2; down > /dev/null 2>&1 || true' ERR
+  trap 'echo "local_cluster: up failed, cleaning up" >&2; down > /dev/null 2>&1 || true' EXIT
   ip link add "$BRIDGE" type bridge
   ip addr add "$HOST_ADDR/24" dev "$BRIDGE"
   ip link set "$BRIDGE" up
@@ -153,8 +157,8 @@ up() {
   start_munge
   slurmctld -f "$DIR/slurm.conf"
   for node in "${names[@]}"; do start_slurmd "$node"; done
-  wait_idle "$count" || die "the slurmds did not register (see $DIR/log)"
-  trap - ERR
+  wait_idle "$count" || die "the slurmds did not register (see $DIR/log/)"
+  trap - EXIT
   echo "# local cluster up: ${names[*]} ($SUBNET.1-$count), slurmctld on $HOST_ADDR" >&2
   env_lines
 }

@@ -26,14 +26,15 @@ if [ "$(id -u)" -ne 0 ]; then echo "cluster test skipped: needs root to make net
 if ! ip netns add "grlm-probe-$$" 2> /dev/null; then echo "cluster test skipped: cannot make network namespaces here"; exit 0; fi
 ip netns delete "grlm-probe-$$"
 
+fail() { echo "FAIL: $*"; exit 1; }
 export GRLM_CLUSTER_DIR="$S/cluster" GRLM
 "$CLUSTER" down > /dev/null 2>&1 || true
 rm -rf "$S" && mkdir -p "$S"
 NODES=2; [ "$FULL" = --full ] && NODES=3
 trap '"$CLUSTER" down > /dev/null 2>&1 || true' EXIT
-eval "$("$CLUSTER" up "$NODES" 2> /dev/null)"
+cluster_env="$("$CLUSTER" up "$NODES")" || fail "the local cluster did not come up"
+eval "$cluster_env"
 
-fail() { echo "FAIL: $*"; exit 1; }
 same_results() {  # RUN_A RUN_B: metrics.json (but the model path) and the exported weights
   python3 - "$1" "$2" <<'PY' || return 1
 import json, sys
