@@ -31,7 +31,7 @@ APT_PACKAGES=(
   nlohmann-json3-dev libboost-program-options-dev
   libpcre2-dev libxxhash-dev libutf8proc-dev
 )
-if [ "$BUILD_TESTS" = ON ]; then APT_PACKAGES+=(libgtest-dev libgmock-dev clang libclang-rt-14-dev); fi
+if [ "$BUILD_TESTS" = ON ]; then APT_PACKAGES+=(libgtest-dev libgmock-dev clang libclang-rt-14-dev iproute2); fi
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
