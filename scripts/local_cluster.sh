@@ -65,14 +65,7 @@ write_slurm_conf() {
     cat <<CONF
 ClusterName=grlmlocal
 SlurmctldHost=$host($HOST_ADDR)
-SlurmUser=root
-AuthType=auth/munge
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
-SelectType=select/cons_tres
-SelectTypeParameters=CR_Core
-MpiDefault=none
-ReturnToService=2
+Include $(dirname "$(realpath "$0")")/slurm_local.conf
 SlurmdParameters=config_overrides
 SlurmdTimeout=10
 MessageTimeout=5
@@ -91,16 +84,6 @@ CONF
     done
     echo "PartitionName=grlm Nodes=ALL Default=YES MaxTime=INFINITE State=UP"
   } > "$DIR/slurm.conf"
-}
-
-start_munge() {
-  if [ ! -s /etc/munge/munge.key ]; then
-    mkdir -p /etc/munge && dd if=/dev/urandom bs=1 count=1024 of=/etc/munge/munge.key 2> /dev/null
-    chown munge:munge /etc/munge/munge.key 2> /dev/null || true
-    chmod 400 /etc/munge/munge.key
-  fi
-  mkdir -p /run/munge && chown munge:munge /run/munge 2> /dev/null || true
-  pgrep -x munged > /dev/null || munged --force 2> /dev/null || true
 }
 
 start_slurmd() {
@@ -154,7 +137,7 @@ up() {
   echo "${names[*]}" > "$DIR/nodes"
   write_agent
   write_slurm_conf "$count"
-  start_munge
+  "$(dirname "$(realpath "$0")")/start_munge.sh"
   slurmctld -f "$DIR/slurm.conf"
   for node in "${names[@]}"; do start_slurmd "$node"; done
   wait_idle "$count" || die "the slurmds did not register (see $DIR/log/)"

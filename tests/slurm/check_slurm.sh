@@ -16,14 +16,7 @@ host="$(hostname)"
 cat > "$S/slurm.conf" <<CONF
 ClusterName=grlmtest
 SlurmctldHost=$host
-SlurmUser=root
-AuthType=auth/munge
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
-SelectType=select/cons_tres
-SelectTypeParameters=CR_Core
-MpiDefault=none
-ReturnToService=2
+Include $ROOT/scripts/slurm_local.conf
 StateSaveLocation=$S/state
 SlurmdSpoolDir=$S/spool
 SlurmctldPidFile=$S/slurmctld.pid
@@ -34,13 +27,7 @@ NodeName=$host CPUs=$(nproc) State=UNKNOWN
 PartitionName=test Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 CONF
 export SLURM_CONF="$S/slurm.conf"
-if [ ! -s /etc/munge/munge.key ]; then
-  mkdir -p /etc/munge && dd if=/dev/urandom bs=1 count=1024 of=/etc/munge/munge.key 2> /dev/null
-  chown munge:munge /etc/munge/munge.key 2> /dev/null || true
-  chmod 400 /etc/munge/munge.key
-fi
-mkdir -p /run/munge && chown munge:munge /run/munge 2> /dev/null || true
-pgrep -x munged > /dev/null || munged --force 2> /dev/null || true
+bash "$ROOT/scripts/start_munge.sh"
 stop() {
   for pid_file in "$S/slurmd.pid" "$S/slurmctld.pid"; do
     [ -f "$pid_file" ] && kill "$(cat "$pid_file")" 2> /dev/null || true
