@@ -220,5 +220,6 @@ case "${1:-}" in
         for pid in $(ip netns pids "grlm-$2"); do kill -9 "$pid" 2> /dev/null || true; done ;;
   slurmd) need_root; node_index "${2:?node}" > /dev/null; start_slurmd "$2" ;;
   exec) shift; node="${1:?node}"; shift; in_node "$node" "$@" ;;
-  *) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; [ -n "${1:-}" ] && exit 2 || exit 0 ;;
+  ""|help|-h|--help) awk 'NR > 1 && /^#/ {sub(/^# ?/, ""); print; next} NR > 1 {exit}' "$0" ;;
+  *) echo "local_cluster: unknown command '$1' (scripts/local_cluster.sh help)" >&2; exit 2 ;;
 esac
