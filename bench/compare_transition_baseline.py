@@ -12,6 +12,9 @@ out the items each user had before (metrics.json "exclude_seen"), the baseline i
 same rule: its list without the user's earlier items, filled up to 20.
 grlm: RUN_DIR/evaluate/records.jsonl (hit_rank, 0-based; -1 = not in the top 20).
 
+On a run evaluated on the validation split (metrics.json "split") the baseline is the same one
+step earlier: transitions of every history without its last two items, continued from the
+third-to-last item, the second-to-last as target.
 Prints Recall@K / NDCG@K of both over the users in the records, and for K = 5, 10 the paired
 difference with a bootstrap 95% interval over users and McNemar's test (users hit by one of the
 two only). Python is a test oracle / analysis tool here, never on the run path."""
@@ -32,11 +35,12 @@ def load_histories(path):
     return histories
 
 
-def transition_ranking(histories, popular_ties, exclude_seen=False, depth=20):
+def transition_ranking(histories, popular_ties, exclude_seen=False, depth=20, held_out=1):
+    """held_out: each user's last items the baseline never sees (1: test, 2: validation)."""
     following = collections.defaultdict(collections.Counter)
     popularity = collections.Counter()
     for items in histories.values():
-        train = items[:-1]
+        train = items[:-held_out]
         popularity.update(train)
         for a, b in zip(train, train[1:]):
             following[a][b] += 1
@@ -45,8 +49,8 @@ def transition_ranking(histories, popular_ties, exclude_seen=False, depth=20):
     # Counter keeps first-seen order and sorted() is stable: equal counts stay in that order.
     tie = (lambda b: (-popularity[b], int(b))) if popular_ties else (lambda b: ())
     for user, items in histories.items():
-        last = items[-2]
-        seen = set(items[:-1]) if exclude_seen else set()
+        last = items[-held_out - 1]
+        seen = set(items[:-held_out]) if exclude_seen else set()
         ranked = [b for b, _ in sorted(following[last].items(), key=lambda kv: (-kv[1], *tie(kv[0]))) if b not in seen]
         ranked = ranked[:depth]
         for item in popular:
@@ -86,17 +90,21 @@ def main():
     histories = load_histories(interactions)
     records = [json.loads(line) for line in open(f"{run_dir}/evaluate/records.jsonl")]
     grlm_ranks = [record["hit_rank"] for record in records]
-    for record in records:
-        assert histories[record["user_id"]][-1] == record["target_item_id"], f"user {record['user_id']}: target is not the last item"
-    g = metrics(grlm_ranks)
-    print(f"{len(records)} users")
-    variants = [(False, False, "transition (spec: ties first seen)"), (True, False, "transition, ties by popularity")]
     run_metrics = json.load(open(f"{run_dir}/metrics.json")) if os.path.exists(f"{run_dir}/metrics.json") else {}
+    # The validation split's target is each user's second-to-last item: the baseline then counts
+    # transitions without each user's last two items and continues from the third-to-last.
+    held_out = 2 if run_metrics.get("split") == "validation" else 1
+    for record in records:
+        assert histories[record["user_id"]][-held_out] == record["target_item_id"], \
+            f"user {record['user_id']}: target is not item n-{held_out - 1} of the history"
+    g = metrics(grlm_ranks)
+    print(f"{len(records)} users, {run_metrics.get('split', 'test')} split")
+    variants = [(False, False, "transition (spec: ties first seen)"), (True, False, "transition, ties by popularity")]
     if run_metrics.get("exclude_seen"):
         variants += [(False, True, "transition without the user's earlier items (as grlm)"),
                      (True, True, "transition, ties by popularity, without the user's earlier items")]
     for popular_ties, exclude_seen, name in variants:
-        rankings = transition_ranking(histories, popular_ties, exclude_seen)
+        rankings = transition_ranking(histories, popular_ties, exclude_seen, held_out=held_out)
         base_ranks = []
         for record in records:
             ranked = rankings[record["user_id"]]
