@@ -15,6 +15,10 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 CLUSTER="$ROOT/scripts/local_cluster.sh"
 export GRLM_CLUSTER_DIR="$OUT/cluster" GRLM
 "$CLUSTER" down > /dev/null 2>&1 || true
+if [ -d "$OUT" ] && [ -n "$(ls -A "$OUT")" ] && [ ! -f "$OUT/config.json" ]; then
+  echo "bench_cluster: $OUT is not empty and not an earlier output of this benchmark" >&2
+  exit 1
+fi
 rm -rf "$OUT" && mkdir -p "$OUT"
 trap '"$CLUSTER" down > /dev/null 2>&1 || true' EXIT
 cluster_env="$("$CLUSTER" up 4)" || { echo "the local cluster did not come up"; exit 1; }

@@ -60,15 +60,16 @@ case "$MODE" in
     grep -v '^\s*#' "$CANDIDATES" | grep -v '^\s*$' | while read -r name sets; do
       run="$OUT/val-$name"
       RUN="$run" GRLM_SETS="$sets sft.train_on_validation=false evaluate.split=validation" \
-        bash bench/bench_quality_beauty.sh "$RANKS" 0 > "$run.bench.log" 2>&1
+        bash bench/bench_quality_beauty.sh "$RANKS" 0 > "$run.bench.log" 2>&1 < /dev/null
       row "$run" "$name" "$(grep -o 'train.seed=[0-9]*' <<< "$sets" | cut -d= -f2 || true)" "$OUT/validation.md"
     done ;;
   test)
     NAME="${2:?candidate name}" SEEDS="${3:?seeds, e.g. \"42 7 1\"}" RANKS="${4:-2}" CANDIDATES="${CANDIDATES:-bench/candidates/beauty.txt}"
+    grep -qE "^$NAME( |$)" "$CANDIDATES" || { echo "select_beauty: no candidate $NAME in $CANDIDATES" >&2; exit 2; }
     sets="$(awk -v n="$NAME" '$1 == n {$1 = ""; print}' "$CANDIDATES")"
     for seed in $SEEDS; do
       run="$OUT/test-$NAME-seed$seed"
-      RUN="$run" GRLM_SETS="$sets train.seed=$seed" bash bench/bench_quality_beauty.sh "$RANKS" 0 > "$run.bench.log" 2>&1
+      RUN="$run" GRLM_SETS="$sets train.seed=$seed" bash bench/bench_quality_beauty.sh "$RANKS" 0 > "$run.bench.log" 2>&1 < /dev/null
       row "$run" "$NAME" "$seed" "$OUT/test.md"
     done ;;
   record)  # RUN NAME: a validation run made by hand (bench_quality_beauty.sh with the settings above)

@@ -18,7 +18,8 @@
 # After `eval "$(scripts/local_cluster.sh env)"`:
 #   mpirun --host node1:2,node2:2 -np 4 build/grlm run --config configs/demo.json ...
 #   sbatch --nodes=2 --ntasks-per-node=2 slurm/grlm.sbatch configs/demo.json --set run_dir=$PWD/runs/x
-# `up` twice, or `down` with nothing up, is harmless. GRLM_CLUSTER_DIR (default /tmp/grlm-cluster)
+# `up` twice, or `down` with nothing up, is harmless; `down` removes only what `up` recorded in
+# GRLM_CLUSTER_DIR/made (namespaces, links, bridge, daemons, the folder itself). GRLM_CLUSTER_DIR (default /tmp/grlm-cluster)
 # holds the Slurm config, spool, logs and the launcher agent; it must be reachable by every node
 # (it is: one machine).
 set -euo pipefail
@@ -35,7 +36,7 @@ die() { echo "local_cluster: $*" >&2; exit 1; }
 need_root() { [ "$(id -u)" -eq 0 ] || die "needs root (network namespaces, veth, bridge)"; }
 nodes() { [ -f "$DIR/nodes" ] && cat "$DIR/nodes" || true; }
 node_index() { [[ "$1" =~ ^node([0-9]+)$ ]] || die "no such node '$1' (node1 .. nodeN)"; echo "${BASH_REMATCH[1]}"; }
-is_up() { [ -f "$DIR/nodes" ] && ip netns list 2> /dev/null | grep -q "^grlm-node1\b"; }
+is_up() { [ -f "$DIR/nodes" ] && [ -f "$DIR/made" ] && ip netns list 2> /dev/null | grep -q "^grlm-node1\b"; }
 
 # Runs a command inside NODE: its network namespace, a UTS namespace with its hostname, and a
 # mount namespace where $NODE_TMP is the node's own folder (Slurm's TmpFS, which PMIx uses).
@@ -52,7 +53,7 @@ write_agent() {
 #!/bin/sh
 host="\$1"; shift
 [ -e "/run/netns/grlm-\$host" ] || { echo "local cluster: no node \$host" >&2; exit 255; }
-exec "$(realpath "$0")" exec "\$host" /bin/sh -c "\$*"
+GRLM_CLUSTER_DIR='$DIR' exec "$(realpath "$0")" exec "\$host" /bin/sh -c "\$*"
 AGENT
   chmod +x "$DIR/rsh"
 }
@@ -104,7 +105,7 @@ wait_idle() {
 up() {
   need_root
   local count="${1:?usage: local_cluster.sh up N}"
-  [[ "$count" =~ ^[1-9][0-9]?$ ]] && [ "$count" -le 253 ] || die "N must be 1 .. 253, not '$count'"
+  [[ "$count" =~ ^[1-9][0-9]{0,2}$ ]] && [ "$count" -le 253 ] || die "N must be 1 .. 253, not '$count'"
   if is_up; then
     [ "$(wc -w < "$DIR/nodes")" -eq "$count" ] || die "a cluster of $(wc -w < "$DIR/nodes") nodes is up: 'down' first"
     echo "# local cluster already up: $(nodes)" >&2
@@ -117,13 +118,19 @@ up() {
     export DEBIAN_FRONTEND=noninteractive
     apt-get install -y -q slurm-wlm munge > /dev/null 2>&1 || { apt-get update -qq && apt-get install -y -q slurm-wlm munge > /dev/null; }
   }
-  mkdir -p "$DIR"
+  if [ -d "$DIR" ] && [ -n "$(ls -A "$DIR")" ] && [ ! -f "$DIR/made" ]; then
+    die "$DIR exists and is not a local cluster's folder (set GRLM_CLUSTER_DIR to a new one)"
+  fi
+  mkdir -p "$DIR" && : > "$DIR/made"
   trap 'echo "local_cluster: up failed, cleaning up" >&2; down > /dev/null 2>&1 || true' EXIT
+  # Everything made is recorded in $DIR/made first: `down` removes exactly that.
+  echo "bridge $BRIDGE" >> "$DIR/made"
   ip link add "$BRIDGE" type bridge
   ip addr add "$HOST_ADDR/24" dev "$BRIDGE"
   ip link set "$BRIDGE" up
   local names=()
   for i in $(seq "$count"); do
+    printf 'netns grlm-node%s\nlink grlm-n%sh\n' "$i" "$i" >> "$DIR/made"
     ip netns add "grlm-node$i"
     ip link add "grlm-n${i}h" type veth peer name "grlm-n${i}c"
     ip link set "grlm-n${i}h" master "$BRIDGE" up
@@ -149,6 +156,7 @@ up() {
 env_lines() {
   is_up || die "no local cluster is up (scripts/local_cluster.sh up N)"
   cat <<ENV
+export GRLM_CLUSTER_DIR=$DIR
 export SLURM_CONF=$DIR/slurm.conf
 export OMPI_MCA_plm_rsh_agent=$DIR/rsh
 export OMPI_MCA_plm_rsh_no_tree_spawn=1
@@ -165,18 +173,20 @@ ENV
 
 down() {
   need_root
+  if [ ! -f "$DIR/made" ]; then
+    echo "# no local cluster in $DIR" >&2
+    return 0
+  fi
   for pid_file in "$DIR"/slurmd.*.pid "$DIR/slurmctld.pid"; do
     [ -f "$pid_file" ] && kill "$(cat "$pid_file")" 2> /dev/null || true
   done
   pkill -f "slurmctld -f $DIR/slurm.conf" 2> /dev/null || true
-  for ns in $(ip netns list 2> /dev/null | awk '$1 ~ /^grlm-node[0-9]+$/ {print $1}'); do
+  for ns in $(awk '$1 == "netns" {print $2}' "$DIR/made"); do
     for pid in $(ip netns pids "$ns" 2> /dev/null); do kill -9 "$pid" 2> /dev/null || true; done
     ip netns delete "$ns" 2> /dev/null || true
   done
-  for link in $(ip -o link show 2> /dev/null | awk -F': ' '$2 ~ /^grlm-n[0-9]+h/ {sub(/@.*/, "", $2); print $2}'); do
-    ip link delete "$link" 2> /dev/null || true
-  done
-  ip link delete "$BRIDGE" 2> /dev/null || true
+  for link in $(awk '$1 == "link" {print $2}' "$DIR/made"); do ip link delete "$link" 2> /dev/null || true; done
+  for bridge in $(awk '$1 == "bridge" {print $2}' "$DIR/made"); do ip link delete "$bridge" 2> /dev/null || true; done
   rm -rf "$DIR"
   rmdir "$NODE_TMP" 2> /dev/null || true
   echo "# local cluster down" >&2

@@ -114,7 +114,8 @@ Transformer build_model(const TrainOptions& options, RunStore& store, const Trai
                  {"torch_dtype", dtype_name(dtype)}};
   // Generation ends where a trained answer ends: the chat format's end of turn, as build-sft
   // rendered the samples (the tokenizer folder's chat template, or plain ChatML).
-  if (const auto eos = tokenizer.token_to_id(SftPrompt::for_tokenizer_folder(tokenizer_file.parent_path()).end_of_turn())) {
+  const fs::path tokenizer_folder = fs::is_directory(tokenizer_file) ? tokenizer_file : tokenizer_file.parent_path();
+  if (const auto eos = tokenizer.token_to_id(SftPrompt::for_tokenizer_folder(tokenizer_folder).end_of_turn())) {
     config["eos_token_id"] = *eos;
   }
   if (const auto pad = tokenizer.token_to_id("<pad>")) config["pad_token_id"] = *pad;

@@ -28,10 +28,14 @@ ip netns delete "grlm-probe-$$"
 
 fail() { echo "FAIL: $*"; exit 1; }
 export GRLM_CLUSTER_DIR="$S/cluster" GRLM
-"$CLUSTER" down > /dev/null 2>&1 || true
+"$CLUSTER" down > /dev/null 2>&1 || true  # a cluster a failed earlier run of this test left
+if [ -d "$S" ] && [ -n "$(ls -A "$S")" ] && [ ! -f "$S/config.json" ] && [ ! -d "$S/data" ]; then
+  fail "$S is not empty and not this test's scratch folder"
+fi
 rm -rf "$S" && mkdir -p "$S"
 NODES=2; [ "$FULL" = --full ] && NODES=3
-trap '"$CLUSTER" down > /dev/null 2>&1 || true' EXIT
+# On any exit: the background runs still going, then the cluster.
+trap 'kill $(jobs -p) 2> /dev/null || true; "$CLUSTER" down > /dev/null 2>&1 || true' EXIT
 cluster_env="$("$CLUSTER" up "$NODES")" || fail "the local cluster did not come up"
 eval "$cluster_env"
 

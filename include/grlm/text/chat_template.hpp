@@ -42,6 +42,8 @@ class ChatTemplate {
   const std::string& family() const { return family_; }  // "qwen3", "qwen2.5", "qwen2", "chatml"
 
  private:
+  ChatTemplate() = default;  // through chatml(), load() or from_template_text() only: markers set
+
   std::string family_;
   std::string turn_start_;
   std::string turn_end_;
