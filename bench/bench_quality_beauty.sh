@@ -35,7 +35,7 @@ with open(f"{run}.log") as log:
     stages = {line.split()[0]: line.split()[-1] for line in log if line.split() and line.split()[0] in ("build-sft", "train", "evaluate") and line.split()[-1].replace(".", "").isdigit()}
 rows = [("most popular", 0.0073, 0.0133), ("last-item transition", 0.0573, 0.0718), ("SASRec", 0.0387, 0.0605),
         ("TIGER", 0.0454, 0.0648), ("GRLM (Qwen3-4B, 8xA100)", 0.0607, 0.0846)]
-print(f"\nBeauty test, {m['num_users']} users, {m['grounding']} grounding, {ranks} ranks, {seconds} s in all "
+print(f"\nBeauty {m.get('split', 'test')}, {m['num_users']} users, {m['grounding']} grounding, {ranks} ranks, {seconds} s in all "
       f"(train {stages.get('train', '?')} s, evaluate {stages.get('evaluate', '?')} s)")
 print(f"{'model':34s} {'R@5':>7s} {'R@10':>7s} {'N@5':>7s} {'N@10':>7s}")
 for name, r5, r10 in rows:
