@@ -17,13 +17,14 @@ step earlier: transitions of every history without its last two items, continued
 third-to-last item, the second-to-last as target.
 Prints Recall@K / NDCG@K of both over the users in the records, and for K = 5, 10 the paired
 difference with a bootstrap 95% interval over users and McNemar's test (users hit by one of the
-two only). Python is a test oracle / analysis tool here, never on the run path."""
+two only), and the paired NDCG@10 difference with its bootstrap interval. Python is a test oracle / analysis tool here, never on the run path."""
 import collections
 import json
 import math
 import os
-import random
 import sys
+
+import numpy
 
 
 def load_histories(path):
@@ -71,18 +72,30 @@ def metrics(ranks, ks=(1, 3, 5, 10, 20)):
     return out
 
 
+def bootstrap(diff, rounds=2000, seed=0):
+    """Mean of the per-user differences and its bootstrap 95% interval over users."""
+    values = numpy.asarray(diff, dtype=float)
+    rng = numpy.random.default_rng(seed)
+    means = numpy.concatenate([values[rng.integers(0, len(values), size=(min(100, rounds - at), len(values)))].mean(axis=1)
+                               for at in range(0, rounds, 100)])
+    means.sort()
+    return values.mean(), means[int(0.025 * rounds)], means[int(0.975 * rounds) - 1]
+
+
+def paired_ndcg(grlm, base, k):
+    gain = lambda r: 1 / math.log2(r + 2) if 0 <= r < k else 0.0
+    return bootstrap([gain(x) - gain(y) for x, y in zip(grlm, base)])
+
+
 def paired(grlm, base, k, rounds=2000, seed=0):
     a = [1 if 0 <= r < k else 0 for r in grlm]
     b = [1 if 0 <= r < k else 0 for r in base]
-    diff = [x - y for x, y in zip(a, b)]
-    n = len(diff)
-    rng = random.Random(seed)
-    samples = sorted(sum(diff[rng.randrange(n)] for _ in range(n)) / n for _ in range(rounds))
+    mean, low, high = bootstrap([x - y for x, y in zip(a, b)], rounds, seed)
     only_grlm = sum(1 for x, y in zip(a, b) if x and not y)
     only_base = sum(1 for x, y in zip(a, b) if y and not x)
     z = (only_grlm - only_base) / math.sqrt(only_grlm + only_base) if only_grlm + only_base else 0.0
     p = math.erfc(abs(z) / math.sqrt(2))  # two-sided, normal approximation of McNemar's test
-    return sum(diff) / n, samples[int(0.025 * rounds)], samples[int(0.975 * rounds) - 1], only_grlm, only_base, p
+    return mean, low, high, only_grlm, only_base, p
 
 
 def main():
@@ -118,6 +131,8 @@ def main():
             mean, low, high, only_g, only_b, p = paired(grlm_ranks, base_ranks, k)
             print(f"R@{k} grlm - transition: {mean:+.4f} (bootstrap 95% [{low:+.4f}, {high:+.4f}]); "
                   f"hit by grlm only {only_g}, by transition only {only_b}; McNemar p = {p:.3g}")
+        mean, low, high = paired_ndcg(grlm_ranks, base_ranks, 10)
+        print(f"N@10 grlm - transition: {mean:+.4f} (bootstrap 95% [{low:+.4f}, {high:+.4f}])")
 
 
 if __name__ == "__main__":

@@ -1,9 +1,11 @@
 // The libtorch model's own contracts (parity with transformers is tests/oracle/model_parity.py):
 // the logits-processor hook constrains greedy and beam search, KV-cache row moves, parameter
 // naming and round trips through safetensors, every dtype on CPU.
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -202,6 +204,107 @@ TEST(Model, PerPromptExclusionsFollowTheirPromptsThroughBatching) {
   }
   EXPECT_EQ(item_of(results[2][0]), item_of(free[2][0])) << "the prompt without exclusions keeps its best item";
   EXPECT_EQ(item_of(results[0][0]), item_of(free[0][2])) << "the first item not excluded moves up";
+}
+
+TEST(Model, TriePriorMassesSumOverPrefixes) {
+  // 0 and 1 share {10, 11}; 3 is a prefix of 4; 5 and 6 are twins.
+  const std::vector<std::vector<int64_t>> items = {{10, 11, 12}, {10, 11, 20}, {10, 60}, {40, 41}, {40, 41, 42}, {50}, {50}};
+  const TokenTrie trie(items);
+  const TokenTrie::Masses base = trie.distribution({1, 2, 3, 4, 0, 5, 5});
+  const auto at = [&](const std::vector<int64_t>& prefix) { return static_cast<size_t>(trie.node_after(prefix)); };
+  EXPECT_DOUBLE_EQ(base.below[0], 1.0);
+  EXPECT_DOUBLE_EQ(base.below[at({10})], 6.0 / 20);
+  EXPECT_DOUBLE_EQ(base.below[at({10, 11})], 3.0 / 20);
+  EXPECT_DOUBLE_EQ(base.ending[at({10, 11})], 0.0);
+  EXPECT_DOUBLE_EQ(base.below[at({40, 41})], 4.0 / 20);
+  EXPECT_DOUBLE_EQ(base.ending[at({40, 41})], 4.0 / 20);
+  EXPECT_DOUBLE_EQ(base.below[at({40, 41, 42})], 0.0);
+  EXPECT_DOUBLE_EQ(base.ending[at({50})], 10.0 / 20) << "twins add up";
+  EXPECT_EQ(trie.node_after({10, 12}), -1);
+  EXPECT_EQ(trie.child(0, 99), -1);
+
+  const TokenTrie::SparseMasses counts = trie.sparse_masses({{1, 2.0}, {4, 3.0}, {1, 1.0}, {2, 0.0}});
+  EXPECT_DOUBLE_EQ(counts.total, 6.0);
+  EXPECT_DOUBLE_EQ(counts.below.at(0), 6.0);
+  EXPECT_DOUBLE_EQ(counts.below.at(static_cast<int32_t>(at({10}))), 3.0);
+  EXPECT_DOUBLE_EQ(counts.ending.at(static_cast<int32_t>(at({10, 11, 20}))), 3.0);
+  EXPECT_DOUBLE_EQ(counts.below.at(static_cast<int32_t>(at({40, 41}))), 3.0);
+  EXPECT_EQ(counts.ending.count(static_cast<int32_t>(at({40, 41}))), 0u) << "sequence 4 ends below {40, 41}";
+  EXPECT_EQ(counts.below.count(static_cast<int32_t>(at({10, 60}))), 0u) << "a zero count adds no node";
+
+  EXPECT_THROW(trie.distribution({1, 2, 3}), UsageError);
+  EXPECT_THROW(trie.distribution({1, 2, 3, 4, -1, 5, 5}), UsageError);
+  EXPECT_THROW(trie.distribution({0, 0, 0, 0, 0, 0, 0}), UsageError);
+  EXPECT_THROW(trie.sparse_masses({{7, 1.0}}), UsageError);
+  EXPECT_THROW(trie.sparse_masses({{0, -1.0}}), UsageError);
+  auto bad = std::make_shared<TriePrior>(TriePrior{1.0, 0.0, std::make_shared<const TokenTrie::Masses>(base), {}});
+  EXPECT_THROW(trie_processor(std::make_shared<TokenTrie>(items), {2}, {}, 1, bad), UsageError) << "smoothing must be > 0";
+}
+
+TEST(Model, TriePriorAddsItsWeightedLogProbabilityToEveryFinishedSequence) {
+  const Transformer model = init_from_config(tiny_config("qwen3", false), 7, at::kFloat, at::kCPU);
+  const std::vector<std::vector<int64_t>> items = {{10, 11, 12, 13}, {10, 11, 20}, {30, 31, 32, 33, 34}, {40, 41},
+                                                   {50, 51, 52}, {10, 60, 61}, {5, 6, 7, 8}, {9, 63, 62}};
+  const auto trie = std::make_shared<TokenTrie>(items);
+  const std::vector<double> base_weights = {1, 2, 3, 4, 5, 6, 7, 8};
+  const std::vector<std::vector<std::pair<size_t, double>>> counts = {{{2, 3.0}, {5, 1.0}}, {}, {{7, 10.0}, {0, 2.0}}};
+  const double weight = 0.7, smoothing = 2.0;
+  const auto prior_for = [&](const std::vector<size_t>& members) {
+    auto prior = std::make_shared<TriePrior>(
+        TriePrior{weight, smoothing, std::make_shared<const TokenTrie::Masses>(trie->distribution(base_weights)), {}});
+    for (size_t member : members) {
+      prior->counts.push_back(counts[member].empty() ? nullptr
+                                                     : std::make_shared<const TokenTrie::SparseMasses>(trie->sparse_masses(counts[member])));
+    }
+    return prior;
+  };
+  // P(item) by hand: (count + smoothing * base share) / (total count + smoothing).
+  const auto log_prior = [&](size_t prompt, size_t item) {
+    double count = 0, total = 0;
+    for (const auto& [index, times] : counts[prompt]) {
+      total += times;
+      if (index == item) count += times;
+    }
+    return std::log((count + smoothing * base_weights[item] / 36.0) / (total + smoothing));
+  };
+  GenerationOptions options;
+  options.max_new_tokens = 8;
+  options.eos_token_ids = {2};
+  options.num_beams = 8;  // as many as items: every item is returned, with and without the prior
+  options.num_return_sequences = 8;
+  options.length_penalty = 0.0;  // scores are sums of log-probabilities
+  options.logits_processor = trie_processor(trie, {2});
+  const auto free = generate(model, prompts(), options);
+  options.logits_processor = trie_processor(trie, {2}, {}, options.num_beams, prior_for({0, 1, 2}));
+  const auto fused = generate(model, prompts(), options);
+  // The same prompts in batches of two sorted by length: each prompt's counts must follow it.
+  const auto batched = generate_in_batches(
+      model, prompts(),
+      [&](const std::vector<size_t>& members) {
+        GenerationOptions batch = options;
+        batch.logits_processor = trie_processor(trie, {2}, {}, options.num_beams, prior_for(members));
+        return batch;
+      },
+      2);
+  const auto scores_by_item = [&](const std::vector<GeneratedSequence>& sequences) {
+    std::map<size_t, double> scores;
+    for (const GeneratedSequence& sequence : sequences) {
+      const std::vector<int64_t> tokens(sequence.tokens.begin(), sequence.tokens.end() - 1);
+      scores[static_cast<size_t>(std::find(items.begin(), items.end(), tokens) - items.begin())] = sequence.score;
+    }
+    return scores;
+  };
+  for (size_t prompt = 0; prompt < free.size(); ++prompt) {
+    const auto without = scores_by_item(free[prompt]);
+    const auto with = scores_by_item(fused[prompt]);
+    const auto in_batches = scores_by_item(batched[prompt]);
+    ASSERT_EQ(without.size(), items.size());
+    ASSERT_EQ(with.size(), items.size());
+    for (const auto& [item, score] : with) {
+      EXPECT_NEAR(score - without.at(item), weight * log_prior(prompt, item), 1e-4) << "prompt " << prompt << " item " << item;
+      EXPECT_NEAR(in_batches.at(item), score, 1e-4) << "prompt " << prompt << " item " << item;
+    }
+  }
 }
 
 TEST(Model, StopCheckEndsASequence) {

@@ -126,6 +126,12 @@ const ConfigSchema& grlm_config_schema() {
       {"evaluate.exclude_seen", ValueType::Boolean, false,
        "never recommend an item the user had before the target (constrained beams skip TIDs whose items were all seen; "
        "grounding skips seen items); for data without repeat interactions, such as the Amazon 5-core sets", {}},
+      {"evaluate.transition_prior", ValueType::Number, 0.0,
+       "constrained only: weight w of the last-item transition prior fused into the beam scores (each item gains "
+       "w * log P(item | the user's last item), P counted from the training histories); 0: off", {}, {0}},
+      {"evaluate.transition_smoothing", ValueType::Number, 1.0,
+       "pseudo-counts of item popularity mixed into the transition prior (P = (count + s * popularity share) / "
+       "(followers of the last item + s)); > 0", {}, {0}},
       {"evaluate.num_beams", ValueType::Integer, 20, "beams per user", {}, {1}},
       {"evaluate.num_return_sequences", ValueType::Integer, 20, "sequences kept per user (<= num_beams), best first", {}, {1}},
       {"evaluate.max_new_tokens", ValueType::Integer, 30, "tokens generated per sequence at most", {}, {1}},

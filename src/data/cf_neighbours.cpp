@@ -92,6 +92,27 @@ Neighbours compute_cf_neighbours(const Interactions& interactions, size_t num_it
   return neighbours;
 }
 
+TransitionCounts count_transitions(const Interactions& interactions, size_t num_items, size_t holdout) {
+  TransitionCounts counts;
+  counts.popularity.assign(num_items, 0);
+  std::vector<std::pair<ItemIndex, ItemIndex>> transitions;
+  for_each_training_part(interactions, holdout, [&](uint64_t begin, uint64_t training_end) {
+    for (uint64_t i = begin; i < training_end; ++i) {
+      ++counts.popularity[interactions.items[i]];
+      if (i + 1 < training_end) transitions.emplace_back(interactions.items[i], interactions.items[i + 1]);
+    }
+  });
+  std::sort(transitions.begin(), transitions.end());
+  counts.followers.resize(num_items);
+  for (size_t at = 0; at < transitions.size();) {
+    const auto [anchor, follower] = transitions[at];
+    uint32_t times = 0;
+    for (; at < transitions.size() && transitions[at] == std::make_pair(anchor, follower); ++at) ++times;
+    counts.followers[anchor].emplace_back(follower, times);
+  }
+  return counts;
+}
+
 Neighbours compute_followers(const Interactions& interactions, size_t num_items, size_t holdout, size_t top_k,
                              int rank, int ranks) {
   std::vector<int64_t> popularity(num_items, 0);

@@ -34,6 +34,8 @@ class CheckpointRecommender final : public TidRecommender {
     ends.insert(end.front());
     eos_.assign(ends.begin(), ends.end());
     trie_ = std::make_shared<TokenTrie>(sequences);
+    cached_base_.reset();
+    base_.reset();
   }
 
   size_t prompt_tokens(const std::string& prompt) const override { return tokenizer_.encode(prompt).size(); }
@@ -49,16 +51,21 @@ class CheckpointRecommender final : public TidRecommender {
     generation.eos_token_ids = eos_;
     generation.pad_token_id = defaults_.pad_token_id;
     const std::vector<std::shared_ptr<const TokenTrie::Exclusion>> exclusions = exclusions_of(options, prompts.size());
+    const std::vector<std::shared_ptr<const TokenTrie::SparseMasses>> prior_counts = prior_counts_of(options, prompts.size());
+    const std::shared_ptr<const TokenTrie::Masses> prior_base = prior_base_of(options);
     const auto options_for_batch = [&](const std::vector<size_t>& members) {
       GenerationOptions batch = generation;
       if (!trie_) return batch;
-      if (exclusions.empty()) {
-        batch.logits_processor = trie_processor(trie_, eos_);
-        return batch;
+      std::vector<std::shared_ptr<const TokenTrie::Exclusion>> my_exclusions;
+      if (!exclusions.empty()) {
+        for (size_t member : members) my_exclusions.push_back(exclusions[member]);
       }
-      std::vector<std::shared_ptr<const TokenTrie::Exclusion>> mine;
-      for (size_t member : members) mine.push_back(exclusions[member]);
-      batch.logits_processor = trie_processor(trie_, eos_, std::move(mine), generation.num_beams);
+      std::shared_ptr<TriePrior> prior;
+      if (prior_base) {
+        prior = std::make_shared<TriePrior>(TriePrior{options.prior_weight, options.prior_smoothing, prior_base, {}});
+        for (size_t member : members) prior->counts.push_back(prior_counts.empty() ? nullptr : prior_counts[member]);
+      }
+      batch.logits_processor = trie_processor(trie_, eos_, std::move(my_exclusions), generation.num_beams, std::move(prior));
       return batch;
     };
     const auto results =
@@ -76,6 +83,31 @@ class CheckpointRecommender final : public TidRecommender {
   }
 
  private:
+  // Null when the prior is off.
+  std::shared_ptr<const TokenTrie::Masses> prior_base_of(const RecommendOptions& options) const {
+    if (options.prior_weight == 0.0) return nullptr;
+    if (!trie_) throw UsageError("a Term ID prior needs constrained decoding (constrain_to)");
+    if (!options.prior_base) throw UsageError("a Term ID prior needs its base weights");
+    if (!base_ || cached_base_ != options.prior_base) {
+      base_ = std::make_shared<const TokenTrie::Masses>(trie_->distribution(*options.prior_base));
+      cached_base_ = options.prior_base;
+    }
+    return base_;
+  }
+
+  std::vector<std::shared_ptr<const TokenTrie::SparseMasses>> prior_counts_of(const RecommendOptions& options, size_t prompts) const {
+    if (options.prior_weight == 0.0 || options.prior_counts.empty()) return {};
+    if (options.prior_counts.size() != prompts) {
+      throw UsageError(cat("Term ID prior counts for ", options.prior_counts.size(), " prompts, but ", prompts, " prompts"));
+    }
+    std::vector<std::shared_ptr<const TokenTrie::SparseMasses>> counts;
+    counts.reserve(prompts);
+    for (const auto& pairs : options.prior_counts) {
+      counts.push_back(pairs.empty() ? nullptr : std::make_shared<const TokenTrie::SparseMasses>(trie_->sparse_masses(pairs)));
+    }
+    return counts;
+  }
+
   std::vector<std::shared_ptr<const TokenTrie::Exclusion>> exclusions_of(const RecommendOptions& options, size_t prompts) const {
     if (options.excluded_tids.empty()) return {};
     if (!trie_) throw UsageError("excluded Term IDs need constrained decoding (constrain_to)");
@@ -95,6 +127,9 @@ class CheckpointRecommender final : public TidRecommender {
   GenerationDefaults defaults_;
   std::vector<int64_t> eos_;
   std::shared_ptr<const TokenTrie> trie_;
+  // The base distribution of the last prior seen (recomputing it walks the whole trie).
+  mutable std::shared_ptr<const std::vector<double>> cached_base_;
+  mutable std::shared_ptr<const TokenTrie::Masses> base_;
 };
 
 }  // namespace

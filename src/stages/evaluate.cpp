@@ -60,6 +60,13 @@ void check_evaluate_config(const Config& config, int /*world_size*/) {
   if (config.get_int("evaluate.num_return_sequences") > config.get_int("evaluate.num_beams")) {
     throw UsageError(cat(config.described("evaluate.num_return_sequences"), " must be <= ", config.described("evaluate.num_beams")));
   }
+  if (!(config.get_number("evaluate.transition_smoothing") > 0.0)) {
+    throw UsageError(cat(config.described("evaluate.transition_smoothing"), " must be > 0"));
+  }
+  if (config.get_number("evaluate.transition_prior") > 0.0 && !config.get_bool("evaluate.constrained")) {
+    throw UsageError(cat(config.described("evaluate.transition_prior"), " needs evaluate.constrained=true (the prior is fused "
+                         "into trie-constrained beams)"));
+  }
 }
 
 void run_evaluate(RunContext& context, const StageRun& run) {
@@ -86,7 +93,8 @@ void run_evaluate(RunContext& context, const StageRun& run) {
   const uint64_t user_count = users.size();
 
   const fs::path model_folder = config.get_optional_string("evaluate.model").value_or(artifacts::trained_model_folder(config));
-  const HistoryRecommender recommender(config, dataset, model_folder, context.device);
+  // The transition prior counts what precedes the evaluated targets, as the baseline does.
+  const HistoryRecommender recommender(config, dataset, model_folder, context.device, test_split ? 1 : 2);
   if (exclude_seen) {
     size_t unreachable = 0;
     for (const SequenceSample& sequence : users) {
@@ -114,12 +122,15 @@ void run_evaluate(RunContext& context, const StageRun& run) {
     std::vector<int64_t> hits;
     if (chunk) {
       std::vector<std::string> prompts;
+      std::vector<ItemIndex> last_items;
       std::vector<std::unordered_set<uint32_t>> seen;
       for (uint64_t user = chunk->first; user < chunk->first + chunk->count; ++user) {
-        prompts.push_back(recommender.prompt(prompt_window(users[user], test_split)));
+        const std::vector<ItemIndex> window = prompt_window(users[user], test_split);
+        prompts.push_back(recommender.prompt(window));
+        last_items.push_back(window.back());
         if (exclude_seen) seen.push_back(seen_items(dataset.interactions, users[user], test_split));
       }
-      const std::vector<Recommendation> recommendations = recommender.recommend(prompts, seen, kListSize);
+      const std::vector<Recommendation> recommendations = recommender.recommend(prompts, last_items, seen, kListSize);
       std::string lines;
       for (uint64_t user = chunk->first; user < chunk->first + chunk->count; ++user) {
         const Recommendation& recommendation = recommendations[user - chunk->first];
@@ -127,15 +138,18 @@ void run_evaluate(RunContext& context, const StageRun& run) {
         const SequenceSample& sequence = users[user];
         const ItemIndex target = test_split ? sequence.test_item : sequence.validation_item;
         const int64_t hit = hit_rank(ranked, static_cast<uint32_t>(target));
-        Json ranked_ids = Json::array();
+        Json ranked_ids = Json::array(), ranked_scores = Json::array();
         for (size_t i = 0; i < kListSize; ++i) {
           ranked_rows.push_back(i < ranked.size() ? static_cast<int64_t>(ranked[i]) : -1);
-          if (i < ranked.size()) ranked_ids.push_back(dataset.items.id(ranked[i]));
+          if (i >= ranked.size()) continue;
+          ranked_ids.push_back(dataset.items.id(ranked[i]));
+          const double score = recommendation.scores[i];
+          ranked_scores.push_back(std::isnan(score) ? Json(nullptr) : Json(score));
         }
         hits.push_back(hit);
         lines += Json{{"user_id", sequence.user_id},        {"target_item_id", dataset.items.id(target)},
                       {"hit_rank", hit},                    {"ranked_item_ids", ranked_ids},
-                      {"generated", recommendation.generated}}.dump() + "\n";
+                      {"scores", ranked_scores},            {"generated", recommendation.generated}}.dump() + "\n";
       }
       write_file_atomically(out_dir / "chunks" / cat("chunk_", chunk->index, ".jsonl"), lines);
     }
@@ -163,6 +177,10 @@ void run_evaluate(RunContext& context, const StageRun& run) {
   metrics["split"] = split;
   metrics["grounding"] = constrained ? "constrained" : "fuzzy";
   metrics["exclude_seen"] = exclude_seen;
+  if (recommender.transition_prior()) {
+    metrics["transition_prior"] = config.get_number("evaluate.transition_prior");
+    metrics["transition_smoothing"] = config.get_number("evaluate.transition_smoothing");
+  }
   metrics["model"] = model_folder.string();
   if (!per_domain.empty()) {
     Json domains = Json::object();

@@ -1,6 +1,7 @@
 #include "grlm/stages/history_recommender.hpp"
 
 #include "grlm/core/error.hpp"
+#include "grlm/data/cf_neighbours.hpp"
 #include "grlm/data/sft_tasks.hpp"
 #include "grlm/eval/grounding.hpp"
 #include "grlm/stages/artifacts.hpp"
@@ -14,6 +15,8 @@ struct HistoryRecommender::Model {
   SftPrompt format;
   Grounder grounder;
   RecommendOptions options;
+  // The transition prior's counts: per anchor item, (TID index, times it was followed by an item of that TID).
+  std::vector<std::vector<std::pair<size_t, double>>> followers;
 };
 
 namespace {
@@ -26,10 +29,30 @@ std::vector<std::array<std::string, 5>> valid_tids_by_item(const Dataset& datase
   return item_tids;
 }
 
+// The prior's inputs in the trie's TID order: the base (each TID's items' training interactions,
+// plus one per item so that none has zero mass) and every anchor's followers.
+void set_transition_prior(const Dataset& dataset, const Grounder& grounder, size_t holdout, RecommendOptions& options,
+                          std::vector<std::vector<std::pair<size_t, double>>>& followers) {
+  const TransitionCounts counts = count_transitions(dataset.interactions, dataset.items.size(), holdout);
+  auto base = std::make_shared<std::vector<double>>(grounder.distinct_tids().size(), 0.0);
+  for (uint32_t item = 0; item < counts.popularity.size(); ++item) {
+    const int64_t tid = grounder.tid_index(item);
+    if (tid >= 0) (*base)[static_cast<size_t>(tid)] += 1.0 + static_cast<double>(counts.popularity[item]);
+  }
+  options.prior_base = std::move(base);
+  followers.assign(counts.followers.size(), {});
+  for (size_t anchor = 0; anchor < counts.followers.size(); ++anchor) {
+    for (const auto& [follower, times] : counts.followers[anchor]) {
+      const int64_t tid = grounder.tid_index(follower);
+      if (tid >= 0) followers[anchor].emplace_back(static_cast<size_t>(tid), static_cast<double>(times));
+    }
+  }
+}
+
 }  // namespace
 
 HistoryRecommender::HistoryRecommender(const Config& config, const Dataset& dataset,
-                                       const std::filesystem::path& model_folder, const Device& device)
+                                       const std::filesystem::path& model_folder, const Device& device, size_t prior_holdout)
     : dataset_(dataset),
       instruction_(artifacts::sft_instruction(config, "sequence")),
       window_items_(static_cast<size_t>(std::max<int64_t>(1, config.get_int("sft.window") - 2))),
@@ -52,7 +75,18 @@ HistoryRecommender::HistoryRecommender(const Config& config, const Dataset& data
   options.num_return_sequences = config.get_int("evaluate.num_return_sequences");
   options.max_new_tokens = config.get_int("evaluate.max_new_tokens");
   options.batch_size = config.get_int("evaluate.batch_size");
+  options.prior_weight = config.get_number("evaluate.transition_prior");
+  options.prior_smoothing = config.get_number("evaluate.transition_smoothing");
+  if (options.prior_weight > 0.0) {
+    if (!constrained_) {
+      throw UsageError(cat(config.described("evaluate.transition_prior"), " needs ", config.described("evaluate.constrained"),
+                           " (the prior is fused into trie-constrained beams)"));
+    }
+    set_transition_prior(dataset, model_->grounder, prior_holdout, options, model_->followers);
+  }
 }
+
+bool HistoryRecommender::transition_prior() const { return model_->options.prior_weight > 0.0; }
 
 HistoryRecommender::~HistoryRecommender() = default;
 
@@ -69,11 +103,13 @@ std::string HistoryRecommender::prompt(const std::vector<ItemIndex>& window) con
 }
 
 std::vector<Recommendation> HistoryRecommender::recommend(const std::vector<std::string>& prompts,
+                                                          const std::vector<ItemIndex>& last_items,
                                                           const std::vector<std::unordered_set<uint32_t>>& seen,
                                                           size_t list_size) const {
   std::vector<Recommendation> recommendations(prompts.size());
   if (prompts.empty()) return recommendations;
   if (!seen.empty() && seen.size() != prompts.size()) throw Error("internal: one seen set per prompt");
+  if (last_items.size() != prompts.size()) throw Error("internal: one last item per prompt");
   const std::unordered_set<uint32_t> none;
   const auto seen_of = [&](size_t p) -> const std::unordered_set<uint32_t>& {
     return exclude_seen_ && !seen.empty() ? seen[p] : none;
@@ -81,6 +117,11 @@ std::vector<Recommendation> HistoryRecommender::recommend(const std::vector<std:
   RecommendOptions options = model_->options;
   if (exclude_seen_ && constrained_ && !seen.empty()) {
     for (size_t p = 0; p < prompts.size(); ++p) options.excluded_tids.push_back(model_->grounder.tids_covered_by(seen[p]));
+  }
+  if (options.prior_weight > 0.0) {
+    for (ItemIndex last : last_items) {
+      options.prior_counts.push_back(last < model_->followers.size() ? model_->followers[last] : std::vector<std::pair<size_t, double>>{});
+    }
   }
   const std::vector<std::vector<Continuation>> generated = model_->recommender->recommend(prompts, options);
   for (size_t p = 0; p < prompts.size(); ++p) {

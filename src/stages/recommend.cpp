@@ -232,15 +232,17 @@ Lists recommend_in_chunks(Runtime& runtime, const Config& config, const HistoryR
     std::vector<double> score_rows;
     if (chunk) {
       std::vector<std::string> prompts;
+      std::vector<ItemIndex> last_items;
       std::vector<std::unordered_set<uint32_t>> seen;
       std::vector<size_t> asked;  // users of the chunk with a prompt
       for (uint64_t u = chunk->first; u < chunk->first + chunk->count; ++u) {
         if (prompted[u].prompt.empty()) continue;
         asked.push_back(u - chunk->first);
         prompts.push_back(prompted[u].prompt);
+        last_items.push_back(prompted[u].history.back());
         seen.emplace_back(prompted[u].history.begin(), prompted[u].history.end());
       }
-      const std::vector<Recommendation> recommendations = recommender.recommend(prompts, seen, k);
+      const std::vector<Recommendation> recommendations = recommender.recommend(prompts, last_items, seen, k);
       item_rows.assign(chunk->count * k, -1);
       score_rows.assign(chunk->count * k, std::numeric_limits<double>::quiet_NaN());
       for (size_t p = 0; p < asked.size(); ++p) {
@@ -305,7 +307,8 @@ int run_recommend(Runtime& runtime, const Config& config, const Device& device, 
     }
   }();
   const fs::path model_folder = config.get_optional_string("evaluate.model").value_or(artifacts::trained_model_folder(config));
-  HistoryRecommender recommender(config, dataset, model_folder, device);
+  // The transition prior counts every history of the run's data (nothing is held out any more).
+  HistoryRecommender recommender(config, dataset, model_folder, device, 0);
   recommender.return_at_least(options.k);
   std::vector<UserRequest> prompted = requests;
   for (UserRequest& request : prompted) {

@@ -8,7 +8,11 @@
    (constrained and fuzzy) no user is recommended an item of their history;
 4. the validation split targets each user's second-to-last item;
 5. resume: chunks cleared in the store are evaluated again and the result equals the full run;
-6. merged domains: metrics per domain, whose users add up to the whole.
+6. merged domains: metrics per domain, whose users add up to the whole;
+7. transition prior (evaluate.transition_prior, test and validation splits): every item's beam
+   score gains exactly w * log P(item | last item) / its length, P recounted here from the
+   histories without the evaluated targets; a heavy weight orders the lists by the prior and puts
+   a follower of the user's last item first.
 
 Usage: check_evaluate.py GRLM MPIEXEC SCRATCH
 """
@@ -182,4 +186,73 @@ assert set(cross["per_domain"]) == {"a", "b"}, cross
 assert sum(d["num_users"] for d in cross["per_domain"].values()) == cross["num_users"]
 SUMMARY.append("merged domains: per-domain metrics " + ", ".join(
     f"{name} {d['num_users']} users R@10 {d['recall@10']:.3f}" for name, d in cross["per_domain"].items()))
+
+# ---------------------------------------------------------------- 7. transition prior
+with open(f"{DATA}/interactions.txt") as handle:
+    HISTORIES = {fields[0]: fields[1:] for fields in (line.split() for line in handle) if fields}
+TID_OF = {item: tuple(words) for item, words in TIDS.items()}
+
+
+def log_priors(held_out, smoothing):
+    """Per user, TID -> log P(TID | the user's last item before the target), counted as grlm should."""
+    import collections
+    followers, popularity = collections.defaultdict(collections.Counter), collections.Counter()
+    for items in HISTORIES.values():
+        train = items[:-held_out]
+        popularity.update(train)
+        for a, b in zip(train, train[1:]):
+            followers[a][b] += 1
+    base = collections.Counter()
+    for item, tid in TID_OF.items():
+        base[tid] += popularity[item] + 1
+    total_base = sum(base.values())
+    priors, followed = {}, {}
+    for user, items in HISTORIES.items():
+        counts = collections.Counter()
+        for follower, times in followers[items[-held_out - 1]].items():
+            counts[TID_OF[follower]] += times
+        total = sum(counts.values())
+        priors[user] = {tid: math.log((counts[tid] + smoothing * base[tid] / total_base) / (total + smoothing)) for tid in base}
+        followed[user] = set(counts)
+    return priors, followed
+
+
+def prior_run(split, weight, smoothing=0.5):
+    evaluate = dict(EVALUATE, constrained=True, split=split, transition_prior=weight, transition_smoothing=smoothing)
+    run(2, "evaluate", "--config", config("np2", DATA, train=dict(TRAIN, lr=4e-3), evaluate=evaluate))
+    assert (metrics("np2").get("transition_prior") or 0) == weight, metrics("np2")
+    return {r["user_id"]: dict(zip(r["ranked_item_ids"], r["scores"])) for r in records("np2")}, records("np2")
+
+
+checked, lengths = 0, set()
+for split, held_out in (("test", 1), ("validation", 2)):
+    priors, followed = log_priors(held_out, 0.5)
+    free, _ = prior_run(split, 0.0)
+    fused, _ = prior_run(split, 1.5)
+    for user, scores in fused.items():
+        for item, score in scores.items():
+            if item not in free[user]:
+                continue
+            gained = score - free[user][item]
+            expected = 1.5 * priors[user][TID_OF[item]]
+            # Scores are sums / length (Hugging Face's sequences_scores): the gain is expected / length.
+            length = expected / gained
+            assert abs(length - round(length)) < 0.02 and round(length) > 0, (split, user, item, score, free[user][item], expected)
+            lengths.add(round(length))
+            checked += 1
+    assert len(lengths) == 1, f"one token length for every Term ID of the synthetic data, got {lengths}"
+    # A heavy weight: the prior orders every list (up to near ties), and a user whose last item had followers gets
+    # one of them first (with smoothing < 1 a follower's prefix outweighs any prefix of others).
+    _, heavy = prior_run(split, 50.0)
+    led = with_followers = 0
+    for r in heavy:
+        p = [priors[r["user_id"]][TID_OF[item]] for item in r["ranked_item_ids"]]
+        assert all(a >= b - 0.2 for a, b in zip(p, p[1:])), (split, r["user_id"], p)  # 0.2 x 50: beyond any model margin
+        if followed[r["user_id"]] and r["ranked_item_ids"]:
+            with_followers += 1
+            led += TID_OF[r["ranked_item_ids"][0]] in followed[r["user_id"]]
+    assert with_followers > 10 and led >= 0.9 * with_followers, f"{split}: followers first for {led} of {with_followers} users"
+assert checked > 40, checked
+SUMMARY.append(f"transition prior: {checked} beam scores gained w log P / {lengths.pop()} tokens, test and validation counts; "
+               "a heavy weight orders the lists by the prior and puts a follower of the last item first")
 print("\n".join(SUMMARY))

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <ostream>
+#include <utility>
+#include <vector>
 
 #include "grlm/core/comm.hpp"
 #include "grlm/data/dataset.hpp"
@@ -32,6 +34,16 @@ Neighbours compute_cf_neighbours(const Interactions& interactions, size_t num_it
 // reads all users, so the result does not depend on the number of ranks.
 Neighbours compute_followers(const Interactions& interactions, size_t num_items, size_t holdout, size_t top_k,
                              int rank, int ranks);
+
+// Every transition a -> b between consecutive items of the training part of the histories (each
+// user's last `holdout` items never count; a -> a counts too), and every item's training
+// interactions: the counts the last-item transition baseline ranks by, and the prior that
+// evaluate.transition_prior fuses into beam search.
+struct TransitionCounts {
+  std::vector<std::vector<std::pair<ItemIndex, uint32_t>>> followers;  // by anchor row: (follower, times), follower order
+  std::vector<uint64_t> popularity;                                   // by item row
+};
+TransitionCounts count_transitions(const Interactions& interactions, size_t num_items, size_t holdout);
 
 // The reference's text format: the header "anchor top1 ... topN", then one line per anchor in row
 // order. The format has a fixed width, so anchors with fewer than N neighbours are left out;

@@ -41,6 +41,8 @@ class Grounder {
   // The distinct TIDs, in first-item order (the order constrained decoding is given them in), as
   // their first item's TID file spells them.
   const std::vector<std::array<std::string, 5>>& distinct_tids() const { return distinct_; }
+  // The index into distinct_tids() of an item's TID; -1 when it has none.
+  int64_t tid_index(uint32_t item) const { return item < tid_of_.size() ? tid_of_[item] : -1; }
   // Indices into distinct_tids() of the TIDs whose items are all in `items`.
   std::vector<size_t> tids_covered_by(const std::unordered_set<uint32_t>& items) const;
 

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "grlm/core/device.hpp"
@@ -19,10 +20,20 @@ struct RecommendOptions {
   // Constrained decoding only: per prompt (empty, or one list per prompt), the Term IDs it may not
   // spell, as indices into constrain_to's `tid_texts` (e.g. those of the items a user already has).
   std::vector<std::vector<size_t>> excluded_tids;
+  // Constrained decoding only: a prior over the Term IDs fused into the beam scores (TriePrior in
+  // constrained.hpp: each sequence gains prior_weight * log P(TID), P = (count + smoothing * base)
+  // / (total count + smoothing)); off at weight 0. `prior_base`: one weight >= 0 per constrain_to
+  // TID (normalised; e.g. popularity); `prior_counts`: empty, or per prompt (TID index, count)
+  // pairs (e.g. how often each item followed the user's last item).
+  double prior_weight = 0.0;
+  double prior_smoothing = 1.0;
+  std::shared_ptr<const std::vector<double>> prior_base;
+  std::vector<std::vector<std::pair<size_t, double>>> prior_counts;
 };
 
 // One generated continuation: its text (special tokens removed) and its beam score (Hugging
-// Face's sequences_scores: sum of log-probabilities / length^length_penalty).
+// Face's sequences_scores: sum of log-probabilities / length^length_penalty; with a prior, its
+// weighted log-probability added to the sum).
 struct Continuation {
   std::string text;
   double score = 0.0;

@@ -27,9 +27,12 @@ class HistoryRecommender {
  public:
   // The model in `model_folder` (its tokenizer and chat template), decoding options from
   // evaluate.* (constrained, exclude_seen, num_beams, num_return_sequences, max_new_tokens,
-  // batch_size, dtype), the sequence task's instruction; items need a valid TID in `dataset`.
+  // batch_size, dtype, transition_prior, transition_smoothing), the sequence task's instruction;
+  // items need a valid TID in `dataset`. The transition prior counts the dataset's histories
+  // without each user's last `prior_holdout` items (the targets being evaluated: 1 on test, 2 on
+  // validation; 0 when recommending from a trained run).
   HistoryRecommender(const Config& config, const Dataset& dataset, const std::filesystem::path& model_folder,
-                     const Device& device);
+                     const Device& device, size_t prior_holdout);
   ~HistoryRecommender();
   HistoryRecommender(const HistoryRecommender&) = delete;
   HistoryRecommender& operator=(const HistoryRecommender&) = delete;
@@ -42,9 +45,10 @@ class HistoryRecommender {
   // (their window's last two items are the validation and test targets).
   size_t window_items() const { return window_items_; }
 
-  // Per prompt, up to `list_size` items. `seen` (empty, or one set per prompt) are never
-  // recommended when evaluate.exclude_seen is set.
-  std::vector<Recommendation> recommend(const std::vector<std::string>& prompts,
+  // Per prompt, up to `list_size` items. `last_items`: per prompt, its history's last item (the
+  // transition prior's anchor). `seen` (empty, or one set per prompt) are never recommended when
+  // evaluate.exclude_seen is set.
+  std::vector<Recommendation> recommend(const std::vector<std::string>& prompts, const std::vector<ItemIndex>& last_items,
                                         const std::vector<std::unordered_set<uint32_t>>& seen, size_t list_size) const;
 
   // At least `count` beams returned per prompt (at most num_beams), so that a list of `count`
@@ -53,6 +57,7 @@ class HistoryRecommender {
 
   bool constrained() const { return constrained_; }
   bool exclude_seen() const { return exclude_seen_; }
+  bool transition_prior() const;
 
  private:
   struct Model;  // the torch side
