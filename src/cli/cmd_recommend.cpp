@@ -39,6 +39,8 @@ Config run_config(Runtime& runtime, const po::variables_map& values) {
     throw UsageError(cat("grlm recommend --grounding ", grounding, ": constrained or fuzzy"));
   }
   overrides.push_back(cat("evaluate.constrained=", grounding == "constrained" ? "true" : "false"));
+  // The run's transition prior rides on constrained beams; free beams go without it unless --set asks.
+  if (grounding == "fuzzy") overrides.insert(overrides.begin(), "evaluate.transition_prior=0");
   overrides.push_back(cat("evaluate.exclude_seen=", values["include-seen"].as<bool>() ? "false" : "true"));
   if (values.count("device")) overrides.push_back("device=" + values["device"].as<std::string>());
   if (values.count("log-level")) overrides.push_back("log.level=" + values["log-level"].as<std::string>());
@@ -100,9 +102,10 @@ Command recommend_command() {
   command.details =
       "Prompts, beam search and grounding are evaluate's (--grounding and --include-seen set evaluate.constrained\n"
       "and evaluate.exclude_seen; evaluate.num_beams, evaluate.max_new_tokens, evaluate.batch_size, evaluate.dtype\n"
-      "from the run's config or --set); a prompt holds the\n"
+      "and the transition prior evaluate.transition_prior / transition_smoothing from the run's config or --set; the\n"
+      "prior counts every history of the run's data and is off with --grounding fuzzy); a prompt holds the\n"
       "history's last sft.window - 2 items. Scores are the beams' (log-probability / length); null (NaN) for an\n"
-      "item grounded fuzzily. A rerun after an interruption resumes from OUTPUT.partial.h5.\n";
+      "item grounded fuzzily; with the prior they include its weighted log-probability. A rerun after an interruption resumes from OUTPUT.partial.h5.\n";
   command.run = run;
   return command;
 }

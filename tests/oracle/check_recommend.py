@@ -8,7 +8,8 @@ JSON Lines input gives the same output as the text input; the HDF5 output holds 
 scores are beam scores (finite, best first); an unknown item is skipped (the user's list as
 without it) and reported; a history of unknown items only gets an empty list; a duplicate user
 line is answered like the first; `--unknown error` exits 1 naming the file, line and item; an
-interrupted batch resumes from its partial store.
+interrupted batch resumes from its partial store; with evaluate.transition_prior each score gains
+the prior's weighted log-probability, counted from every history of the run's data.
 
 The run evaluates with constrained beams and seen items excluded: recommend's defaults.
 
@@ -113,6 +114,47 @@ assert read_jsonl(f"{ROOT}/recs-model.jsonl") == expected, "--model with a copy 
 usage = recommend(f"{ROOT}/histories.txt", f"{ROOT}/never.jsonl", 2, "--grounding", "exact", check=False)
 assert usage.returncode == 2 and "--grounding exact" in usage.stderr, f"--grounding exact: exit {usage.returncode}"
 print("--model with another folder: the same lists; a bad --grounding exits 2")
+
+# The transition prior (--set evaluate.transition_prior): counted from every history of the run's
+# data, nothing held out; each returned item's score (float32, to compare exactly) gains
+# w * log P(item | the history's last item) / its token length. Asked with free beams: exit 2.
+import collections
+with open(f"{RUN}/extract/item_id2tid.json") as handle:
+    TIDS = {item: tuple(w.strip().lower() for w in (tid.strip("[]").split(",") if isinstance(tid, str) else tid))
+            for item, tid in json.load(handle).items()}
+FOLLOWERS, POPULARITY = collections.defaultdict(collections.Counter), collections.Counter()
+with open(f"{DATA}/interactions.txt") as lines:
+    for fields in (line.split() for line in lines):
+        POPULARITY.update(fields[1:])
+        for a, b in zip(fields[1:], fields[2:]):
+            FOLLOWERS[a][b] += 1
+BASE = collections.Counter()
+for item, tid in TIDS.items():
+    BASE[tid] += POPULARITY[item] + 1
+W, S = 0.5, 2.0
+recommend(f"{ROOT}/histories.txt", f"{ROOT}/recs-f32.jsonl", 2, "--set", "evaluate.dtype=float32")
+recommend(f"{ROOT}/histories.txt", f"{ROOT}/recs-prior.jsonl", 2, "--set", "evaluate.dtype=float32",
+          "--set", f"evaluate.transition_prior={W}", "--set", f"evaluate.transition_smoothing={S}")
+lengths, checked = set(), 0
+for (user, items), plain, fused in zip(histories, read_jsonl(f"{ROOT}/recs-f32.jsonl"), read_jsonl(f"{ROOT}/recs-prior.jsonl")):
+    counts = collections.Counter()
+    for follower, times in FOLLOWERS[items[-1]].items():
+        counts[TIDS[follower]] += times
+    before = dict(zip(plain["item_ids"], plain["scores"]))
+    for item, score in zip(fused["item_ids"], fused["scores"]):
+        if item in before:
+            tid = TIDS[item]
+            expected = W * math.log((counts[tid] + S * BASE[tid] / sum(BASE.values())) / (sum(counts.values()) + S))
+            length = expected / (score - before[item])
+            assert abs(length - round(length)) < 0.02, (user, item, score, before[item], expected)
+            lengths.add(round(length))
+            checked += 1
+assert checked > 50 and len(lengths) == 1, (checked, lengths)
+refused = recommend(f"{ROOT}/histories.txt", f"{ROOT}/never.jsonl", 2, "--grounding", "fuzzy", "--set",
+                    "evaluate.transition_prior=0.5", check=False)
+assert refused.returncode == 2 and "evaluate.transition_prior" in refused.stderr, refused.stderr[-1500:]
+print(f"transition prior: {checked} scores gained w log P / {lengths.pop()} tokens, P from every history; "
+      "with free beams it is refused")
 
 # Odd inputs: an unknown item inside a history, a history of unknown items only, a duplicate user.
 user, items = histories[0]
