@@ -29,7 +29,7 @@ APT_PACKAGES=(
   build-essential cmake pkg-config ccache git
   openmpi-bin libopenmpi-dev libhdf5-openmpi-dev hdf5-tools
   nlohmann-json3-dev libboost-program-options-dev
-  libpcre2-dev libxxhash-dev libutf8proc-dev
+  libpcre2-dev libxxhash-dev libutf8proc-dev libgoogle-perftools-dev
 )
 if [ "$BUILD_TESTS" = ON ]; then APT_PACKAGES+=(libgtest-dev libgmock-dev clang libclang-rt-14-dev iproute2); fi
 

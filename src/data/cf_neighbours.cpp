@@ -115,39 +115,27 @@ TransitionCounts count_transitions(const Interactions& interactions, size_t num_
 
 Neighbours compute_followers(const Interactions& interactions, size_t num_items, size_t holdout, size_t top_k,
                              int rank, int ranks) {
-  std::vector<int64_t> popularity(num_items, 0);
-  std::vector<std::pair<ItemIndex, ItemIndex>> transitions;  // (anchor, follower), anchors of this rank only
+  const TransitionCounts counts = count_transitions(interactions, num_items, holdout);
   const RowBlock mine = row_block(static_cast<int64_t>(num_items), ranks, rank);
-  for_each_training_part(interactions, holdout, [&](uint64_t begin, uint64_t training_end) {
-    for (uint64_t i = begin; i < training_end; ++i) {
-      ++popularity[interactions.items[i]];
-      if (i + 1 == training_end) continue;
-      const ItemIndex anchor = interactions.items[i];
-      const ItemIndex follower = interactions.items[i + 1];
-      if (anchor != follower && anchor >= mine.first && anchor < mine.end()) transitions.emplace_back(anchor, follower);
-    }
-  });
-  std::sort(transitions.begin(), transitions.end());
   Neighbours followers;
   followers.width = top_k;
   struct Counted {
-    int64_t count;
+    uint32_t count;
     ItemIndex item;
   };
   std::vector<Counted> counted;
-  size_t at = 0;
-  while (at < transitions.size()) {
-    const ItemIndex anchor = transitions[at].first;
+  for (int64_t row = mine.first; row < mine.end(); ++row) {
+    const auto anchor = static_cast<ItemIndex>(row);
     counted.clear();
-    while (at < transitions.size() && transitions[at].first == anchor) {
-      const ItemIndex item = transitions[at].second;
-      int64_t count = 0;
-      for (; at < transitions.size() && transitions[at] == std::make_pair(anchor, item); ++at) ++count;
-      counted.push_back({count, item});
+    for (const auto& [item, times] : counts.followers[anchor]) {
+      if (item != anchor) counted.push_back({times, item});
     }
+    if (counted.empty()) continue;
     followers.by_anchor.emplace(anchor, best_items(counted, top_k, [&](const Counted& x, const Counted& y) {
                                   if (x.count != y.count) return x.count > y.count;
-                                  if (popularity[x.item] != popularity[y.item]) return popularity[x.item] > popularity[y.item];
+                                  if (counts.popularity[x.item] != counts.popularity[y.item]) {
+                                    return counts.popularity[x.item] > counts.popularity[y.item];
+                                  }
                                   return x.item < y.item;
                                 }));
   }

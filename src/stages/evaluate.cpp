@@ -60,13 +60,7 @@ void check_evaluate_config(const Config& config, int /*world_size*/) {
   if (config.get_int("evaluate.num_return_sequences") > config.get_int("evaluate.num_beams")) {
     throw UsageError(cat(config.described("evaluate.num_return_sequences"), " must be <= ", config.described("evaluate.num_beams")));
   }
-  if (!(config.get_number("evaluate.transition_smoothing") > 0.0)) {
-    throw UsageError(cat(config.described("evaluate.transition_smoothing"), " must be > 0"));
-  }
-  if (config.get_number("evaluate.transition_prior") > 0.0 && !config.get_bool("evaluate.constrained")) {
-    throw UsageError(cat(config.described("evaluate.transition_prior"), " needs evaluate.constrained=true (the prior is fused "
-                         "into trie-constrained beams)"));
-  }
+  HistoryRecommender::check_config(config);  // before the model loads
 }
 
 void run_evaluate(RunContext& context, const StageRun& run) {

@@ -58,6 +58,7 @@ HistoryRecommender::HistoryRecommender(const Config& config, const Dataset& data
       window_items_(static_cast<size_t>(std::max<int64_t>(1, config.get_int("sft.window") - 2))),
       constrained_(config.get_bool("evaluate.constrained")),
       exclude_seen_(config.get_bool("evaluate.exclude_seen")) {
+  check_config(config);
   if (!dataset.tids) throw Error("internal: the recommender needs the dataset's TIDs");
   if (!std::filesystem::exists(model_folder / "config.json")) {
     throw InputError(cat("no model in ", model_folder.string(),
@@ -65,7 +66,7 @@ HistoryRecommender::HistoryRecommender(const Config& config, const Dataset& data
   }
   model_ = std::make_unique<Model>(Model{TidRecommender::load(model_folder.string(), device, config.get_string("evaluate.dtype")),
                                          SftPrompt::for_tokenizer_folder(model_folder), Grounder(valid_tids_by_item(dataset)),
-                                         RecommendOptions{}});
+                                         RecommendOptions{}, {}});
   // The trie's sequences in the grounder's TID order, so excluded TIDs index both alike.
   std::vector<std::string> distinct_texts;
   for (const auto& tid : model_->grounder.distinct_tids()) distinct_texts.push_back(" " + tid_text(tid));
@@ -78,11 +79,17 @@ HistoryRecommender::HistoryRecommender(const Config& config, const Dataset& data
   options.prior_weight = config.get_number("evaluate.transition_prior");
   options.prior_smoothing = config.get_number("evaluate.transition_smoothing");
   if (options.prior_weight > 0.0) {
-    if (!constrained_) {
-      throw UsageError(cat(config.described("evaluate.transition_prior"), " needs ", config.described("evaluate.constrained"),
-                           " (the prior is fused into trie-constrained beams)"));
-    }
     set_transition_prior(dataset, model_->grounder, prior_holdout, options, model_->followers);
+  }
+}
+
+void HistoryRecommender::check_config(const Config& config) {
+  if (!(config.get_number("evaluate.transition_smoothing") > 0.0)) {
+    throw UsageError(cat(config.described("evaluate.transition_smoothing"), " must be > 0"));
+  }
+  if (config.get_number("evaluate.transition_prior") > 0.0 && !config.get_bool("evaluate.constrained")) {
+    throw UsageError(cat(config.described("evaluate.transition_prior"), " needs ", config.described("evaluate.constrained"),
+                         " (the prior is fused into trie-constrained beams)"));
   }
 }
 

@@ -153,8 +153,11 @@ assert checked > 50 and len(lengths) == 1, (checked, lengths)
 refused = recommend(f"{ROOT}/histories.txt", f"{ROOT}/never.jsonl", 2, "--grounding", "fuzzy", "--set",
                     "evaluate.transition_prior=0.5", check=False)
 assert refused.returncode == 2 and "evaluate.transition_prior" in refused.stderr, refused.stderr[-1500:]
+refused = recommend(f"{ROOT}/histories.txt", f"{ROOT}/never.jsonl", 2, "--set", "evaluate.transition_smoothing=0",
+                    check=False)
+assert refused.returncode == 2 and "evaluate.transition_smoothing" in refused.stderr, refused.stderr[-1500:]
 print(f"transition prior: {checked} scores gained w log P / {lengths.pop()} tokens, P from every history; "
-      "with free beams it is refused")
+      "with free beams or smoothing 0 it is refused")
 
 # Odd inputs: an unknown item inside a history, a history of unknown items only, a duplicate user.
 user, items = histories[0]

@@ -34,6 +34,9 @@ class HistoryRecommender {
   HistoryRecommender(const Config& config, const Dataset& dataset, const std::filesystem::path& model_folder,
                      const Device& device, size_t prior_holdout);
   ~HistoryRecommender();
+  // The decoding options' usage errors (the constructor checks them too; evaluate calls this
+  // before it loads the model).
+  static void check_config(const Config& config);
   HistoryRecommender(const HistoryRecommender&) = delete;
   HistoryRecommender& operator=(const HistoryRecommender&) = delete;
 
