@@ -2,14 +2,16 @@
 # Beauty training speed by memory allocator: grlm as built (tcmalloc linked when
 # libgoogle-perftools-dev is found, CMake GRLM_WITH_TCMALLOC) against the anchor, the same sources
 # built with -DGRLM_WITH_TCMALLOC=OFF (glibc malloc). Another allocator is tried by giving a
-# wrapper script as GRLM, e.g. `LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2 exec ANCHOR "$@"`. libtorch allocates and frees every activation and
-# gradient of every micro-batch through malloc on the CPU (no caching allocator there).
+# wrapper script as GRLM, e.g. `LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2 exec ANCHOR "$@"`.
+# libtorch allocates and frees every activation and gradient of every micro-batch through malloc
+# on the CPU (no caching allocator there).
 #
 #   GRLM_ANCHOR=build-glibc/grlm bench/bench_allocator.sh [STEPS] [ROUNDS] [RANKS]
 #
 # configs/beauty.json through build-sft once, then STEPS optimizer steps of its training per arm,
 # ROUNDS times, the arms alternating (this VM's speed drifts over minutes); seconds a step are
-# timed between the log lines of step 20 and step STEPS (start-up and the first steps left out).
+# timed between the log lines of step 20 and step STEPS (start-up and the first steps left out;
+# steps are logged every 10, so STEPS is a multiple of 10).
 # Environment: GRLM (default build/grlm), GRLM_ANCHOR (required), BEAUTY_DATA, RUN.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,7 +19,7 @@ STEPS="${1:-120}" ROUNDS="${2:-2}" RANKS="${3:-2}"
 GRLM="${GRLM:-build/grlm}"
 ANCHOR="${GRLM_ANCHOR:?set GRLM_ANCHOR to a grlm built with -DGRLM_WITH_TCMALLOC=OFF}"
 B="${BEAUTY_DATA:-../shared/data/beauty}" RUN="${RUN:-runs/bench-allocator}"
-[ "$STEPS" -gt 20 ] || { echo "bench_allocator.sh: STEPS must be > 20" >&2; exit 2; }
+[ "$STEPS" -gt 20 ] && [ $((STEPS % 10)) -eq 0 ] || { echo "bench_allocator.sh: STEPS must be a multiple of 10 above 20" >&2; exit 2; }
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 allocator() {  # what the binary links (a wrapper script: what it preloads)
   if [ "$(head -c 2 "$1")" = "#!" ]; then grep -o 'lib[a-z_]*malloc[^ ]*' "$1" | head -1 || echo "glibc malloc"
